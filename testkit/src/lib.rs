@@ -1,1 +1,10 @@
-//! stub
+//! Test support shared by the steps' black-box tests, the fetcher's tests,
+//! the exercise checks and the grader.
+//!
+//! - [`rootfs`]: an Alpine-shaped rootfs built from Debian's busybox-static,
+//!   as a directory and as a `.tar.gz`, plus hostile archives for the fetcher.
+//! - [`server`]: a tiny HTTP server on 127.0.0.1 that serves those archives,
+//!   and misbehaves on request (404, truncated body, a stall).
+
+pub mod rootfs;
+pub mod server;

@@ -5,6 +5,14 @@
 //!   as a directory and as a `.tar.gz`, plus hostile archives for the fetcher.
 //! - [`server`]: a tiny HTTP server on 127.0.0.1 that serves those archives,
 //!   and misbehaves on request (404, truncated body, a stall).
+//! - [`run`]: running an implementation under a time limit.
+//! - [`host`]: snapshots of the host (mounts, links, cgroups, processes).
+//! - [`checks`]: the behaviour every chapter's implementation must show.
 
+pub mod checks;
+pub mod host;
 pub mod rootfs;
+pub mod run;
 pub mod server;
+
+pub use run::Target;

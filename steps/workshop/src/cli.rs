@@ -16,11 +16,7 @@ pub struct Base {
 
     /// The command to run inside the container and its arguments
     /// (default: an interactive /bin/sh).
-    #[arg(
-        value_name = "COMMAND",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<String>,
 }
 

@@ -41,6 +41,21 @@ pub fn finish(result: anyhow::Result<i32>) -> ! {
     }
 }
 
+/// [`finish`] for a process made by `fork`/`clone3` (the container's init
+/// or the command before exec): the same message and codes, but `_exit`, so
+/// the copy of the parent's state (buffers, exit handlers) is not run twice.
+pub fn child_finish(result: anyhow::Result<i32>) -> ! {
+    let code = match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{}: {:#}", crate::explain::program(), err);
+            RUNTIME_FAILED
+        }
+    };
+    // SAFETY: _exit ends the process; nothing of ours runs after it.
+    unsafe { libc::_exit(code) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

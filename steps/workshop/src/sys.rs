@@ -95,6 +95,22 @@ impl Outcome for (OwnedFd, OwnedFd) {
         format!("[fd {}, fd {}]", self.0.as_raw_fd(), self.1.as_raw_fd())
     }
 }
+impl Outcome for nix::sys::signal::Signal {
+    fn show(&self) -> String {
+        self.as_str().into()
+    }
+}
+impl Outcome for nix::sys::wait::WaitStatus {
+    fn show(&self) -> String {
+        use nix::sys::wait::WaitStatus::*;
+        match self {
+            Exited(pid, code) => format!("{pid} (exited {code})"),
+            Signaled(pid, sig, _) => format!("{pid} (killed by {sig})"),
+            StillAlive => "0 (none ended)".into(),
+            other => format!("{other:?}"),
+        }
+    }
+}
 impl<T: Outcome> Outcome for Option<T> {
     fn show(&self) -> String {
         match self {

@@ -1,0 +1,35 @@
+//! step02: a PID namespace with a real PID 1 and a fresh /proc.
+
+mod container;
+
+use clap::Parser;
+use workshop::cli::Base;
+
+/// Runs COMMAND as PID 2 of a new PID namespace, under a small init (PID 1)
+/// that forwards signals and reaps zombies, with a fresh /proc and its own hostname.
+#[derive(Parser, Debug)]
+#[command(
+    name = "step02",
+    version,
+    after_help = "Examples:\n  \
+    cargo run -p step02 -- ps              # only the container's processes\n  \
+    cargo run -p step02 -- -v sh -c 'echo $$; sleep 1 & exit 3'"
+)]
+struct Args {
+    #[command(flatten)]
+    base: Base,
+}
+
+fn main() {
+    let args: Args = workshop::cli::parse();
+    workshop::explain::init("step02", args.base.explain);
+    workshop::exit::finish(run(args));
+}
+
+fn run(args: Args) -> anyhow::Result<i32> {
+    workshop::cli::require_root()?;
+    container::run(&container::Config {
+        argv: args.base.argv(),
+        hostname: args.base.hostname,
+    })
+}

@@ -1,0 +1,66 @@
+//! step03's run: step02's dance, plus a mount namespace that is really
+//! used: the child pivots onto the rootfs before it becomes init.
+//!
+//! ```text
+//! parent (host)                         child = PID 1 of the new namespaces
+//! resolve the rootfs (fetch it once)
+//! block signals, make the sync pipe
+//! clone3(NEWPID|NEWNS|NEWUTS|NEWIPC) ─▶ prctl(PR_SET_PDEATHSIG)
+//! release the sync pipe ──────────────▶ read the go-ahead
+//!                                       sethostname, / private,
+//!                                       bind rootfs, pivot_root, detach old root,
+//!                                       /proc, /dev, /dev/pts, /dev/shm, /sys
+//! supervise ◀──────────────────────────  init: the command as PID 2
+//! ```
+
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::SigSet;
+use step03::{mount, pid, uts};
+use workshop::explain::{self, Role};
+
+/// What the user asked for.
+pub struct Config {
+    pub hostname: String,
+    pub argv: Vec<String>,
+    pub rootfs: PathBuf,
+}
+
+// ANCHOR: run
+/// Runs one container and returns the exit status for the runtime.
+pub fn run(cfg: &Config) -> anyhow::Result<i32> {
+    let signals = pid::block_signals()?;
+    let sync = pid::SyncPipe::new()?;
+    let namespaces = CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
+    match pid::clone3(namespaces, None)? {
+        None => container(cfg, sync, &signals),
+        Some(child) => {
+            sync.release(&[])?;
+            Ok(pid::supervise(child, &signals)?)
+        }
+    }
+}
+// ANCHOR_END: run
+
+// ANCHOR: container
+/// PID 1 of the container: set up, then be init. Never returns.
+fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
+    explain::set_role(Role::Init);
+    let result = (|| {
+        pid::die_with_parent()?;
+        sync.wait();
+        uts::set_hostname(&cfg.hostname)?;
+        mount::make_mounts_private()?;
+        mount::pivot_into(&cfg.rootfs)?;
+        mount::mount_proc()?;
+        mount::mount_dev()?;
+        mount::mount_sys()?;
+        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+    })();
+    workshop::exit::child_finish(result)
+}
+// ANCHOR_END: container

@@ -1,0 +1,42 @@
+//! step03: a mount namespace and pivot_root onto the Alpine rootfs.
+
+mod container;
+
+use clap::Parser;
+use step03::rootfs::RootfsOpt;
+use workshop::cli::Base;
+
+/// Runs COMMAND inside the rootfs (pivot_root), with its own PID, mount,
+/// UTS and IPC namespaces, a fresh /proc, a minimal /dev and a read-only /sys.
+#[derive(Parser, Debug)]
+#[command(
+    name = "step03",
+    version,
+    after_help = "Examples:\n  \
+    cargo run -p step03 -- cat /etc/os-release        # Alpine, not the host\n  \
+    cargo run -p step03 -- --rootfs /tmp/rootfs -v ls /\n\
+    The rootfs is fetched on first use; or fetch it yourself:\n  \
+    cargo run -p rootfs-fetcher"
+)]
+struct Args {
+    #[command(flatten)]
+    rootfs: RootfsOpt,
+    #[command(flatten)]
+    base: Base,
+}
+
+fn main() {
+    let args: Args = workshop::cli::parse();
+    workshop::explain::init("step03", args.base.explain);
+    workshop::exit::finish(run(args));
+}
+
+fn run(args: Args) -> anyhow::Result<i32> {
+    workshop::cli::require_root()?;
+    let rootfs = step03::rootfs::resolve(&args.rootfs)?;
+    container::run(&container::Config {
+        argv: args.base.argv(),
+        hostname: args.base.hostname,
+        rootfs,
+    })
+}

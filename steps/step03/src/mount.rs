@@ -1,0 +1,182 @@
+//! The mount namespace: which filesystems a process sees, and where.
+//!
+//! A new mount namespace starts as a copy of the host's mount table. This
+//! step turns that copy into a container: it makes the copy private, moves
+//! the root onto the rootfs with `pivot_root`, detaches the host's old root
+//! so nothing of it stays reachable, and mounts what programs expect:
+//! `/proc`, a small `/dev`, `/dev/pts`, `/dev/shm` and a read-only `/sys`.
+//! See mount_namespaces(7), pivot_root(2), mount(2), umount2(2), mknod(2).
+
+use std::path::Path;
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, SFlag, makedev, mknod, umask};
+use nix::fcntl::AT_FDCWD;
+use nix::unistd::{chdir, pivot_root, symlinkat};
+use workshop::{SyscallError, call};
+
+pub use step02::pid::{make_mounts_private, mount_proc};
+
+// ANCHOR: pivot
+/// Makes `rootfs` the container's `/` and drops every trace of the host's root.
+///
+/// The mount table must already be private ([`make_mounts_private`]):
+/// pivot_root refuses to work on shared mounts, and a shared `/` would
+/// propagate all of this back to the host.
+pub fn pivot_into(rootfs: &Path) -> Result<(), SyscallError> {
+    // pivot_root needs new_root to be a mount point. A bind mount of the
+    // directory onto itself makes it one without changing what it shows.
+    call(
+        "mount",
+        format!("{rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC"),
+        || {
+            mount(
+                Some(rootfs),
+                rootfs,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+        },
+    )?;
+    call("chdir", format!("{rootfs:?}"), || chdir(rootfs))?;
+
+    // pivot_root(".", "."): the classic form needs a `put_old` directory
+    // inside the rootfs to park the old root in. Passing "." for both stacks
+    // the old root on top of the new one, at the same place: afterwards "."
+    // (our working directory) is the old root, mounted over the new. No
+    // directory has to be created in the rootfs, so nothing can be left
+    // behind in it, and two containers can share one rootfs. This is what
+    // runc and crun do. See the NOTES of pivot_root(2).
+    call("pivot_root", "\".\", \".\"", || pivot_root(".", "."))?;
+
+    // Detach the old root. MNT_DETACH unmounts lazily: it is removed from
+    // our mount table now, even though our own working directory is still
+    // in it, and the kernel frees it when the last user lets go.
+    call("umount2", "\".\", MNT_DETACH", || {
+        umount2(".", MntFlags::MNT_DETACH)
+    })?;
+    // Now step into the new root, which is what was underneath.
+    call("chdir", "\"/\"", || chdir("/"))
+}
+// ANCHOR_END: pivot
+
+// ANCHOR: dev
+/// The device nodes every program may open, with their major:minor numbers
+/// (see the kernel's Documentation/admin-guide/devices.txt).
+pub const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// A fresh, minimal `/dev`: a tmpfs with the six usual nodes, the
+/// `/dev/fd` links, a private devpts instance for terminals, and `/dev/shm`.
+///
+/// The container must not see the host's `/dev`: with it a process could
+/// open the host's disks. Only these harmless character devices exist.
+pub fn mount_dev() -> Result<(), SyscallError> {
+    let nosuid_strict = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
+    call(
+        "mount",
+        "\"tmpfs\", \"/dev\", \"tmpfs\", MS_NOSUID|MS_STRICTATIME, \"mode=755,size=64k\"",
+        || {
+            mount(
+                Some("tmpfs"),
+                "/dev",
+                Some("tmpfs"),
+                nosuid_strict,
+                Some("mode=755,size=64k"),
+            )
+        },
+    )?;
+
+    // mknod applies our umask to the mode; clear it so the nodes get 0666.
+    let old_umask = umask(Mode::empty());
+    let made = DEVICES.iter().try_for_each(|&(name, major, minor)| {
+        let path = format!("/dev/{name}");
+        call(
+            "mknod",
+            format!("{path:?}, S_IFCHR|0666, makedev({major}, {minor})"),
+            || {
+                mknod(
+                    path.as_str(),
+                    SFlag::S_IFCHR,
+                    Mode::from_bits_truncate(0o666),
+                    makedev(major, minor),
+                )
+            },
+        )
+    });
+    umask(old_umask);
+    made?;
+
+    for (target, link) in [
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+        ("pts/ptmx", "/dev/ptmx"),
+    ] {
+        call("symlink", format!("{target:?}, {link:?}"), || {
+            symlinkat(target, AT_FDCWD, link)
+        })?;
+    }
+
+    // A new devpts instance: the container's terminals are numbered from 0
+    // and it cannot see the host's.
+    mkdir("/dev/pts", 0o755)?;
+    call(
+        "mount",
+        "\"devpts\", \"/dev/pts\", \"devpts\", MS_NOSUID|MS_NOEXEC, \"newinstance,ptmxmode=0666,mode=0620\"",
+        || {
+            mount(
+                Some("devpts"),
+                "/dev/pts",
+                Some("devpts"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+                Some("newinstance,ptmxmode=0666,mode=0620"),
+            )
+        },
+    )?;
+    mkdir("/dev/shm", 0o1777)?;
+    call(
+        "mount",
+        "\"shm\", \"/dev/shm\", \"tmpfs\", MS_NOSUID|MS_NODEV, \"mode=1777,size=64m\"",
+        || {
+            mount(
+                Some("shm"),
+                "/dev/shm",
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=1777,size=64m"),
+            )
+        },
+    )
+}
+// ANCHOR_END: dev
+
+// ANCHOR: sys
+/// `/sys`, read-only: programs read it (the network interfaces, the CPUs),
+/// but a container must not write kernel settings through it.
+pub fn mount_sys() -> Result<(), SyscallError> {
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    call(
+        "mount",
+        "\"sysfs\", \"/sys\", \"sysfs\", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC",
+        || mount(Some("sysfs"), "/sys", Some("sysfs"), flags, None::<&str>),
+    )
+}
+// ANCHOR_END: sys
+
+fn mkdir(path: &str, mode: u32) -> Result<(), SyscallError> {
+    let old_umask = umask(Mode::empty());
+    let made = call("mkdir", format!("{path:?}, {mode:#o}"), || {
+        nix::unistd::mkdir(path, Mode::from_bits_truncate(mode))
+    });
+    umask(old_umask);
+    made
+}

@@ -1,0 +1,125 @@
+//! The behaviour every implementation of a chapter must show, checked from
+//! inside the container (what the command prints) and from outside (the
+//! host's mounts, links, cgroups and processes).
+//!
+//! Each check is a plain function `fn(&Target) -> Result<(), String>`; the
+//! error is one sentence a learner can act on ("hostname inside the container
+//! was 'vm', expected 'box-1'"). The steps' tests, the exercises' tests and
+//! the grader all run these same functions:
+//!
+//! - `testkit::step_tests!(env!("CARGO_BIN_EXE_step03"), 3);` in a test file
+//!   makes one `#[test]` per check of chapters 1 to 3;
+//! - [`for_step`] lists them for the grader.
+
+use crate::run::{Output, Target};
+
+pub mod mount;
+pub mod pid;
+pub mod uts;
+
+/// One behaviour, named, with the chapter that introduces it.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    /// `group::name`, as the test is called.
+    pub name: &'static str,
+    /// The chapter from which on an implementation must show it.
+    pub since: u8,
+    /// The check itself.
+    pub run: fn(&Target) -> Result<(), String>,
+}
+
+/// Every check, in chapter order.
+pub fn all() -> Vec<Check> {
+    [uts::CHECKS, pid::CHECKS, mount::CHECKS].concat()
+}
+
+/// The checks an implementation of chapter `step` must pass.
+pub fn for_step(step: u8) -> Vec<Check> {
+    all().into_iter().filter(|c| c.since <= step).collect()
+}
+
+/// Runs one check for a `#[test]`: root required, a failing check panics
+/// with its sentence.
+pub fn pass(bin: &str, step: u8, check: fn(&Target) -> Result<(), String>) {
+    if let Err(why) = crate::run::require_root() {
+        panic!("{why}");
+    }
+    let target = match Target::new(bin, step) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot prepare the test rootfs: {e:#}"),
+    };
+    if let Err(why) = check(&target) {
+        panic!("{why}");
+    }
+}
+
+/// Fails unless the run exited with `want`; the message shows what it printed.
+pub fn expect_code(out: &Output, want: i32, what: &str) -> Result<(), String> {
+    if out.code == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: exit status was {}, expected {want} (stdout: {:?}, stderr: {:?})",
+            out.code,
+            out.stdout.trim_end(),
+            out.stderr.trim_end()
+        ))
+    }
+}
+
+/// Fails unless a runtime error is exactly one line that mentions all of `words`.
+pub fn expect_one_line(out: &Output, words: &[&str], what: &str) -> Result<(), String> {
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() != 1 {
+        return Err(format!(
+            "{what}: expected one line on stderr naming the cause, got {}: {:?}",
+            lines.len(),
+            out.stderr
+        ));
+    }
+    for word in words {
+        if !lines[0].contains(word) {
+            return Err(format!("{what}: the error line {:?} does not mention {word:?}", lines[0]));
+        }
+    }
+    Ok(())
+}
+
+/// Generates one `#[test]` per check of chapters 1 to `step` for a binary:
+/// `testkit::step_tests!(env!("CARGO_BIN_EXE_step03"), 3);`
+#[macro_export]
+macro_rules! step_tests {
+    ($bin:expr, 1) => {
+        $crate::check_group!($bin, 1, uts: hostname_inside, host_hostname_unchanged, uts_namespace_differs,
+            exit_status_passes_through, signal_death_is_128_plus_n, missing_command_is_127,
+            long_hostname_is_125, not_root_is_125, only_std_fds);
+    };
+    ($bin:expr, 2) => {
+        $crate::step_tests!($bin, 1);
+        $crate::check_group!($bin, 2, pid: command_is_pid_2_under_init, ps_shows_only_the_container,
+            pid_namespace_differs, orphans_are_reaped, sigterm_reaches_the_command, sigint_reaches_the_command,
+            kill_9_of_runtime_kills_container, host_proc_untouched);
+    };
+    ($bin:expr, 3) => {
+        $crate::step_tests!($bin, 2);
+        $crate::check_group!($bin, 3, mount: rootfs_is_root, host_files_unreachable,
+            container_mounts_only, host_mounts_unchanged, host_mounts_unchanged_after_failure,
+            minimal_dev, sys_is_read_only, ipc_namespace_differs, cwd_is_root,
+            missing_rootfs_is_125, rootfs_file_is_125, rootfs_without_sh_is_125);
+    };
+}
+
+/// One module of `#[test]`s, each running `checks::<group>::<name>`.
+#[macro_export]
+macro_rules! check_group {
+    ($bin:expr, $step:literal, $group:ident : $($check:ident),+ $(,)?) => {
+        mod $group {
+            $(
+                #[test]
+                fn $check() {
+                    $crate::checks::pass($bin, $step, $crate::checks::$group::$check);
+                }
+            )+
+        }
+    };
+}

@@ -1,0 +1,100 @@
+//! Looking at the host from outside the container: its mount table, its
+//! links, the workshop's cgroups, its processes. Checks take a snapshot
+//! before a run and compare after it.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// The host's mount table: one entry per mount, as (mount point, fs type,
+/// source), without the ids the kernel may renumber.
+pub fn mounts() -> BTreeSet<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let sep = fields.iter().position(|f| *f == "-").unwrap_or(fields.len());
+            let point = fields.get(4).copied().unwrap_or("");
+            let fstype = fields.get(sep + 1).copied().unwrap_or("");
+            let source = fields.get(sep + 2).copied().unwrap_or("");
+            format!("{point} {fstype} {source}")
+        })
+        .collect()
+}
+
+/// The host's network interfaces.
+pub fn links() -> BTreeSet<String> {
+    names_in("/sys/class/net")
+}
+
+/// Every cgroup directory under the workshop's parent, in every hierarchy.
+pub fn workshop_cgroups() -> BTreeSet<PathBuf> {
+    let mut found = BTreeSet::new();
+    let root = PathBuf::from("/sys/fs/cgroup");
+    let mut parents = vec![root.join("contain-rs-workshop")];
+    for hierarchy in names_in("/sys/fs/cgroup") {
+        parents.push(root.join(hierarchy).join("contain-rs-workshop"));
+    }
+    for parent in parents {
+        for child in names_in(&parent) {
+            let path = parent.join(child);
+            if path.is_dir() {
+                found.insert(path);
+            }
+        }
+    }
+    found
+}
+
+/// The PIDs of the host's processes whose parent is `ppid`.
+pub fn children_of(ppid: u32) -> Vec<u32> {
+    names_in("/proc")
+        .into_iter()
+        .filter_map(|n| n.parse::<u32>().ok())
+        .filter(|pid| parent_of(*pid) == Some(ppid))
+        .collect()
+}
+
+/// The parent PID of `pid`, from /proc/PID/stat.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
+/// Is there a process with this PID (not a zombie)?
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat.get(i + 2..i + 3))
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// `readlink /proc/self/ns/<kind>` on the host (`uts:[4026531838]`).
+pub fn namespace(kind: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// The host's hostname.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn names_in(dir: impl AsRef<std::path::Path>) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -13,7 +13,10 @@ pub fn mounts() -> BTreeSet<String> {
         .lines()
         .map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
-            let sep = fields.iter().position(|f| *f == "-").unwrap_or(fields.len());
+            let sep = fields
+                .iter()
+                .position(|f| *f == "-")
+                .unwrap_or(fields.len());
             let point = fields.get(4).copied().unwrap_or("");
             let fstype = fields.get(sep + 1).copied().unwrap_or("");
             let source = fields.get(sep + 2).copied().unwrap_or("");

@@ -128,7 +128,10 @@ pub fn wait_limited(child: &mut Child, limit: Duration) -> Result<ExitStatus, St
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("did not finish within {} s and was killed", limit.as_secs()));
+                return Err(format!(
+                    "did not finish within {} s and was killed",
+                    limit.as_secs()
+                ));
             }
             Err(e) => return Err(format!("wait failed: {e}")),
         }
@@ -148,9 +151,11 @@ pub fn require_root() -> Result<(), String> {
     if nix::unistd::geteuid().is_root() {
         Ok(())
     } else {
-        Err("these tests create namespaces, mounts and cgroups and must run as root: \
+        Err(
+            "these tests create namespaces, mounts and cgroups and must run as root: \
              run them with `sudo -E cargo test` (or `cargo xtask test`, which does)"
-            .into())
+                .into(),
+        )
     }
 }
 

@@ -212,6 +212,14 @@ pub fn die_with_parent() -> Result<(), SyscallError> {
     })
 }
 
+/// Parent side, when the host side of the setup failed after `clone3`:
+/// kill the waiting child and reap it, so that nothing of it outlives the
+/// error we are about to report.
+pub fn abort(child: Pid) {
+    let _ = call("kill", format!("{child}, SIGKILL"), || kill(child, Signal::SIGKILL));
+    let _ = call("waitpid", format!("{child}, 0"), || waitpid(child, None));
+}
+
 // ANCHOR: supervise
 /// Parent side: wait until the container's PID 1 ends, passing on the
 /// signals the runtime receives. Returns the exit status to exit with.

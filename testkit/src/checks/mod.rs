@@ -69,7 +69,11 @@ pub fn expect_code(out: &Output, want: i32, what: &str) -> Result<(), String> {
 
 /// Fails unless a runtime error is exactly one line that mentions all of `words`.
 pub fn expect_one_line(out: &Output, words: &[&str], what: &str) -> Result<(), String> {
-    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     if lines.len() != 1 {
         return Err(format!(
             "{what}: expected one line on stderr naming the cause, got {}: {:?}",
@@ -79,7 +83,10 @@ pub fn expect_one_line(out: &Output, words: &[&str], what: &str) -> Result<(), S
     }
     for word in words {
         if !lines[0].contains(word) {
-            return Err(format!("{what}: the error line {:?} does not mention {word:?}", lines[0]));
+            return Err(format!(
+                "{what}: the error line {:?} does not mention {word:?}",
+                lines[0]
+            ));
         }
     }
     Ok(())
@@ -87,22 +94,33 @@ pub fn expect_one_line(out: &Output, words: &[&str], what: &str) -> Result<(), S
 
 /// Generates one `#[test]` per check of chapters 1 to `step` for a binary:
 /// `testkit::step_tests!(env!("CARGO_BIN_EXE_step03"), 3);`
+/// Every check runs against the binary as an implementation of chapter
+/// `step` (so from chapter 3 on, with `--rootfs`).
 #[macro_export]
 macro_rules! step_tests {
-    ($bin:expr, 1) => {
-        $crate::check_group!($bin, 1, uts: hostname_inside, host_hostname_unchanged, uts_namespace_differs,
+    ($bin:expr, $step:tt) => {
+        $crate::chapter_groups!($bin, $step, $step);
+    };
+}
+
+/// The groups of checks of chapters 1 to `$upto`, for an implementation of `$step`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! chapter_groups {
+    ($bin:expr, $step:tt, 1) => {
+        $crate::check_group!($bin, $step, uts: hostname_inside, host_hostname_unchanged, uts_namespace_differs,
             exit_status_passes_through, signal_death_is_128_plus_n, missing_command_is_127,
             long_hostname_is_125, not_root_is_125, only_std_fds);
     };
-    ($bin:expr, 2) => {
-        $crate::step_tests!($bin, 1);
-        $crate::check_group!($bin, 2, pid: command_is_pid_2_under_init, ps_shows_only_the_container,
+    ($bin:expr, $step:tt, 2) => {
+        $crate::chapter_groups!($bin, $step, 1);
+        $crate::check_group!($bin, $step, pid: command_is_pid_2_under_init, ps_shows_only_the_container,
             pid_namespace_differs, orphans_are_reaped, sigterm_reaches_the_command, sigint_reaches_the_command,
             kill_9_of_runtime_kills_container, host_proc_untouched);
     };
-    ($bin:expr, 3) => {
-        $crate::step_tests!($bin, 2);
-        $crate::check_group!($bin, 3, mount: rootfs_is_root, host_files_unreachable,
+    ($bin:expr, $step:tt, 3) => {
+        $crate::chapter_groups!($bin, $step, 2);
+        $crate::check_group!($bin, $step, mount: rootfs_is_root, host_files_unreachable,
             container_mounts_only, host_mounts_unchanged, host_mounts_unchanged_after_failure,
             minimal_dev, sys_is_read_only, ipc_namespace_differs, cwd_is_root,
             missing_rootfs_is_125, rootfs_file_is_125, rootfs_without_sh_is_125);
@@ -110,9 +128,10 @@ macro_rules! step_tests {
 }
 
 /// One module of `#[test]`s, each running `checks::<group>::<name>`.
+#[doc(hidden)]
 #[macro_export]
 macro_rules! check_group {
-    ($bin:expr, $step:literal, $group:ident : $($check:ident),+ $(,)?) => {
+    ($bin:expr, $step:tt, $group:ident : $($check:ident),+ $(,)?) => {
         mod $group {
             $(
                 #[test]

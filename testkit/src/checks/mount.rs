@@ -10,38 +10,104 @@ use crate::run::{Target, run_command};
 
 /// The checks of chapter 3.
 pub const CHECKS: &[Check] = &[
-    Check { name: "mount::rootfs_is_root", since: 3, run: rootfs_is_root },
-    Check { name: "mount::host_files_unreachable", since: 3, run: host_files_unreachable },
-    Check { name: "mount::container_mounts_only", since: 3, run: container_mounts_only },
-    Check { name: "mount::host_mounts_unchanged", since: 3, run: host_mounts_unchanged },
-    Check { name: "mount::host_mounts_unchanged_after_failure", since: 3, run: host_mounts_unchanged_after_failure },
-    Check { name: "mount::minimal_dev", since: 3, run: minimal_dev },
-    Check { name: "mount::sys_is_read_only", since: 3, run: sys_is_read_only },
-    Check { name: "mount::ipc_namespace_differs", since: 3, run: ipc_namespace_differs },
-    Check { name: "mount::cwd_is_root", since: 3, run: cwd_is_root },
-    Check { name: "mount::missing_rootfs_is_125", since: 3, run: missing_rootfs_is_125 },
-    Check { name: "mount::rootfs_file_is_125", since: 3, run: rootfs_file_is_125 },
-    Check { name: "mount::rootfs_without_sh_is_125", since: 3, run: rootfs_without_sh_is_125 },
+    Check {
+        name: "mount::rootfs_is_root",
+        since: 3,
+        run: rootfs_is_root,
+    },
+    Check {
+        name: "mount::host_files_unreachable",
+        since: 3,
+        run: host_files_unreachable,
+    },
+    Check {
+        name: "mount::container_mounts_only",
+        since: 3,
+        run: container_mounts_only,
+    },
+    Check {
+        name: "mount::host_mounts_unchanged",
+        since: 3,
+        run: host_mounts_unchanged,
+    },
+    Check {
+        name: "mount::host_mounts_unchanged_after_failure",
+        since: 3,
+        run: host_mounts_unchanged_after_failure,
+    },
+    Check {
+        name: "mount::minimal_dev",
+        since: 3,
+        run: minimal_dev,
+    },
+    Check {
+        name: "mount::sys_is_read_only",
+        since: 3,
+        run: sys_is_read_only,
+    },
+    Check {
+        name: "mount::ipc_namespace_differs",
+        since: 3,
+        run: ipc_namespace_differs,
+    },
+    Check {
+        name: "mount::cwd_is_root",
+        since: 3,
+        run: cwd_is_root,
+    },
+    Check {
+        name: "mount::missing_rootfs_is_125",
+        since: 3,
+        run: missing_rootfs_is_125,
+    },
+    Check {
+        name: "mount::rootfs_file_is_125",
+        since: 3,
+        run: rootfs_file_is_125,
+    },
+    Check {
+        name: "mount::rootfs_without_sh_is_125",
+        since: 3,
+        run: rootfs_without_sh_is_125,
+    },
 ];
 
 /// Mount points a container may have: what the steps mount, nothing of the host.
 const CONTAINER_MOUNTS: [&str; 11] = [
-    "/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run",
-    "/etc/hosts", "/etc/resolv.conf", "/etc/hostname",
+    "/",
+    "/proc",
+    "/dev",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+    "/sys",
+    "/run",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/hostname",
 ];
 
 fn rootfs(t: &Target) -> Result<&Path, String> {
-    t.rootfs.as_deref().ok_or_else(|| "chapter 3 checks need a rootfs".to_owned())
+    t.rootfs
+        .as_deref()
+        .ok_or_else(|| "chapter 3 checks need a rootfs".to_owned())
 }
 
 fn listing(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn words(text: &str) -> BTreeSet<String> {
-    text.split_whitespace().filter(|w| *w != "." && *w != "..").map(str::to_owned).collect()
+    text.split_whitespace()
+        .filter(|w| *w != "." && *w != "..")
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `ls -a /` inside shows exactly the rootfs's top level.
@@ -70,10 +136,18 @@ pub fn host_files_unreachable(t: &Target) -> Result<(), String> {
             "/proc/1/root inside leads to {got:?}, not to the rootfs {want:?}: the host is reachable"
         ));
     }
-    for old in ["/old_root", "/.old_root", "/oldroot", "/put_old", "/.pivot_root"] {
+    for old in [
+        "/old_root",
+        "/.old_root",
+        "/oldroot",
+        "/put_old",
+        "/.pivot_root",
+    ] {
         let out = t.run(&["ls", "-d", old])?;
         if out.code == 0 {
-            return Err(format!("{old} exists inside the container: unmount (MNT_DETACH) and remove the old root"));
+            return Err(format!(
+                "{old} exists inside the container: unmount (MNT_DETACH) and remove the old root"
+            ));
         }
     }
     Ok(())
@@ -87,7 +161,11 @@ pub fn container_mounts_only(t: &Target) -> Result<(), String> {
         .stdout
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .filter(|p| !CONTAINER_MOUNTS.contains(p) && !p.starts_with("/proc/") && !p.starts_with("/sys/fs/cgroup"))
+        .filter(|p| {
+            !CONTAINER_MOUNTS.contains(p)
+                && !p.starts_with("/proc/")
+                && !p.starts_with("/sys/fs/cgroup")
+        })
         .collect();
     if foreign.is_empty() {
         Ok(())
@@ -99,7 +177,11 @@ pub fn container_mounts_only(t: &Target) -> Result<(), String> {
 }
 
 /// Compares two snapshots of the host's mount table.
-pub fn same_mounts(before: &BTreeSet<String>, after: &BTreeSet<String>, when: &str) -> Result<(), String> {
+pub fn same_mounts(
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    when: &str,
+) -> Result<(), String> {
     if before == after {
         return Ok(());
     }
@@ -125,12 +207,17 @@ pub fn host_mounts_unchanged_after_failure(t: &Target) -> Result<(), String> {
     // /dev or /sys: the setup fails inside, after the pivot.
     let broken = tempfile::tempdir().map_err(|e| e.to_string())?;
     std::fs::create_dir(broken.path().join("bin")).map_err(|e| e.to_string())?;
-    std::os::unix::fs::symlink("/bin/busybox", broken.path().join("bin/sh")).map_err(|e| e.to_string())?;
+    std::os::unix::fs::symlink("/bin/busybox", broken.path().join("bin/sh"))
+        .map_err(|e| e.to_string())?;
     let before = host::mounts();
     let mut cmd = t.command_with_rootfs(broken.path(), &["true"]);
     cmd.stdin(std::process::Stdio::null());
     let out = run_command(cmd, crate::run::RUN_LIMIT)?;
-    expect_code(&out, 125, "a rootfs without /proc (the setup fails halfway)")?;
+    expect_code(
+        &out,
+        125,
+        "a rootfs without /proc (the setup fails halfway)",
+    )?;
     same_mounts(&before, &host::mounts(), "after a run that failed halfway")?;
     let left: BTreeSet<String> = listing(broken.path());
     if left != BTreeSet::from(["bin".to_owned()]) {
@@ -141,19 +228,28 @@ pub fn host_mounts_unchanged_after_failure(t: &Target) -> Result<(), String> {
 
 /// `/dev` holds the usual harmless nodes and nothing of the host's.
 pub fn minimal_dev(t: &Target) -> Result<(), String> {
-    let out = t.run(&["sh", "-c", "ls -a /dev; echo x > /dev/null && head -c 4 /dev/zero | wc -c"])?;
+    let out = t.run(&[
+        "sh",
+        "-c",
+        "ls -a /dev; echo x > /dev/null && head -c 4 /dev/zero | wc -c",
+    ])?;
     expect_code(&out, 0, "ls /dev")?;
     let got = words(&out.stdout);
-    for need in ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm"] {
+    for need in [
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "shm",
+    ] {
         if !got.contains(need) {
             return Err(format!("/dev inside has no {need:?} (it has {got:?})"));
         }
     }
     let allowed = [
-        "null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx", "fd", "stdin", "stdout",
-        "stderr", "console", "mqueue", "core", "4",
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx", "fd", "stdin",
+        "stdout", "stderr", "console", "mqueue", "core", "4",
     ];
-    let extra: Vec<&String> = got.iter().filter(|n| !allowed.contains(&n.as_str())).collect();
+    let extra: Vec<&String> = got
+        .iter()
+        .filter(|n| !allowed.contains(&n.as_str()))
+        .collect();
     if !extra.is_empty() {
         return Err(format!(
             "/dev inside has {extra:?}, which a container must not have: mount a fresh tmpfs on /dev"
@@ -166,11 +262,23 @@ pub fn minimal_dev(t: &Target) -> Result<(), String> {
 pub fn sys_is_read_only(t: &Target) -> Result<(), String> {
     let out = t.run(&["cat", "/proc/self/mountinfo"])?;
     expect_code(&out, 0, "cat /proc/self/mountinfo")?;
-    let sys = out.stdout.lines().find(|l| l.split(' ').nth(4) == Some("/sys"));
+    let sys = out
+        .stdout
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/sys"));
     match sys {
         None => Err("/sys is not mounted inside the container".into()),
-        Some(line) if line.split(' ').nth(5).is_some_and(|o| o.split(',').any(|o| o == "ro")) => Ok(()),
-        Some(line) => Err(format!("/sys is mounted read-write ({line}); mount it with MS_RDONLY")),
+        Some(line)
+            if line
+                .split(' ')
+                .nth(5)
+                .is_some_and(|o| o.split(',').any(|o| o == "ro")) =>
+        {
+            Ok(())
+        }
+        Some(line) => Err(format!(
+            "/sys is mounted read-write ({line}); mount it with MS_RDONLY"
+        )),
     }
 }
 
@@ -185,7 +293,9 @@ pub fn cwd_is_root(t: &Target) -> Result<(), String> {
     expect_code(&out, 0, "pwd")?;
     match out.out() {
         "/" => Ok(()),
-        other => Err(format!("the command started in {other:?}, expected \"/\": chdir(\"/\") after pivot_root")),
+        other => Err(format!(
+            "the command started in {other:?}, expected \"/\": chdir(\"/\") after pivot_root"
+        )),
     }
 }
 
@@ -201,7 +311,12 @@ fn bad_rootfs(t: &Target, rootfs: &Path, words: &[&str], what: &str) -> Result<(
 pub fn missing_rootfs_is_125(t: &Target) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let missing = dir.path().join("no-rootfs-here");
-    bad_rootfs(t, &missing, &["rootfs-fetcher", "no-rootfs-here"], "--rootfs pointing nowhere")?;
+    bad_rootfs(
+        t,
+        &missing,
+        &["rootfs-fetcher", "no-rootfs-here"],
+        "--rootfs pointing nowhere",
+    )?;
     if missing.exists() {
         return Err("the failed run created the missing rootfs directory".into());
     }
@@ -211,11 +326,21 @@ pub fn missing_rootfs_is_125(t: &Target) -> Result<(), String> {
 /// A rootfs that is a file: 125.
 pub fn rootfs_file_is_125(t: &Target) -> Result<(), String> {
     let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-    bad_rootfs(t, file.path(), &["not a directory"], "--rootfs pointing at a file")
+    bad_rootfs(
+        t,
+        file.path(),
+        &["not a directory"],
+        "--rootfs pointing at a file",
+    )
 }
 
 /// A rootfs without /bin/sh: 125.
 pub fn rootfs_without_sh_is_125(t: &Target) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    bad_rootfs(t, dir.path(), &["/bin/sh"], "--rootfs pointing at an empty directory")
+    bad_rootfs(
+        t,
+        dir.path(),
+        &["/bin/sh"],
+        "--rootfs pointing at an empty directory",
+    )
 }

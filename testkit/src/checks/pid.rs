@@ -15,14 +15,46 @@ use crate::run::{Target, code, wait_limited};
 
 /// The checks of chapter 2.
 pub const CHECKS: &[Check] = &[
-    Check { name: "pid::command_is_pid_2_under_init", since: 2, run: command_is_pid_2_under_init },
-    Check { name: "pid::ps_shows_only_the_container", since: 2, run: ps_shows_only_the_container },
-    Check { name: "pid::pid_namespace_differs", since: 2, run: pid_namespace_differs },
-    Check { name: "pid::orphans_are_reaped", since: 2, run: orphans_are_reaped },
-    Check { name: "pid::sigterm_reaches_the_command", since: 2, run: sigterm_reaches_the_command },
-    Check { name: "pid::sigint_reaches_the_command", since: 2, run: sigint_reaches_the_command },
-    Check { name: "pid::kill_9_of_runtime_kills_container", since: 2, run: kill_9_of_runtime_kills_container },
-    Check { name: "pid::host_proc_untouched", since: 2, run: host_proc_untouched },
+    Check {
+        name: "pid::command_is_pid_2_under_init",
+        since: 2,
+        run: command_is_pid_2_under_init,
+    },
+    Check {
+        name: "pid::ps_shows_only_the_container",
+        since: 2,
+        run: ps_shows_only_the_container,
+    },
+    Check {
+        name: "pid::pid_namespace_differs",
+        since: 2,
+        run: pid_namespace_differs,
+    },
+    Check {
+        name: "pid::orphans_are_reaped",
+        since: 2,
+        run: orphans_are_reaped,
+    },
+    Check {
+        name: "pid::sigterm_reaches_the_command",
+        since: 2,
+        run: sigterm_reaches_the_command,
+    },
+    Check {
+        name: "pid::sigint_reaches_the_command",
+        since: 2,
+        run: sigint_reaches_the_command,
+    },
+    Check {
+        name: "pid::kill_9_of_runtime_kills_container",
+        since: 2,
+        run: kill_9_of_runtime_kills_container,
+    },
+    Check {
+        name: "pid::host_proc_untouched",
+        since: 2,
+        run: host_proc_untouched,
+    },
 ];
 
 /// The runtime's init is PID 1 and the command runs as its child, PID 2.
@@ -31,9 +63,11 @@ pub fn command_is_pid_2_under_init(t: &Target) -> Result<(), String> {
     expect_code(&out, 0, "sh -c 'echo $$ $PPID'")?;
     match out.out() {
         "2 1" => Ok(()),
-        "1 0" => Err("the command is PID 1 itself: it must run as PID 2 under the runtime's init, \
+        "1 0" => Err(
+            "the command is PID 1 itself: it must run as PID 2 under the runtime's init, \
                       which reaps orphans and forwards signals"
-            .into()),
+                .into(),
+        ),
         other => Err(format!(
             "the command's PID and parent PID were {other:?}, expected \"2 1\": \
              PID 1 (the runtime's init) should fork the command in a new PID namespace"
@@ -155,7 +189,9 @@ pub fn host_proc_untouched(t: &Target) -> Result<(), String> {
 pub fn start_ready(t: &Target) -> Result<Child, String> {
     let mut cmd = t.command(&["sh", "-c", "echo ready; exec sleep 30"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", t.name()))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", t.name()))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -168,7 +204,9 @@ pub fn start_ready(t: &Target) -> Result<Child, String> {
         other => {
             let _ = child.kill();
             let _ = child.wait();
-            Err(format!("the container did not start its command (read {other:?})"))
+            Err(format!(
+                "the container did not start its command (read {other:?})"
+            ))
         }
     }
 }

@@ -7,15 +7,51 @@ use crate::run::{Target, run_command, world_executable_copy};
 
 /// The checks of chapter 1.
 pub const CHECKS: &[Check] = &[
-    Check { name: "uts::hostname_inside", since: 1, run: hostname_inside },
-    Check { name: "uts::host_hostname_unchanged", since: 1, run: host_hostname_unchanged },
-    Check { name: "uts::uts_namespace_differs", since: 1, run: uts_namespace_differs },
-    Check { name: "uts::exit_status_passes_through", since: 1, run: exit_status_passes_through },
-    Check { name: "uts::signal_death_is_128_plus_n", since: 1, run: signal_death_is_128_plus_n },
-    Check { name: "uts::missing_command_is_127", since: 1, run: missing_command_is_127 },
-    Check { name: "uts::long_hostname_is_125", since: 1, run: long_hostname_is_125 },
-    Check { name: "uts::not_root_is_125", since: 1, run: not_root_is_125 },
-    Check { name: "uts::only_std_fds", since: 1, run: only_std_fds },
+    Check {
+        name: "uts::hostname_inside",
+        since: 1,
+        run: hostname_inside,
+    },
+    Check {
+        name: "uts::host_hostname_unchanged",
+        since: 1,
+        run: host_hostname_unchanged,
+    },
+    Check {
+        name: "uts::uts_namespace_differs",
+        since: 1,
+        run: uts_namespace_differs,
+    },
+    Check {
+        name: "uts::exit_status_passes_through",
+        since: 1,
+        run: exit_status_passes_through,
+    },
+    Check {
+        name: "uts::signal_death_is_128_plus_n",
+        since: 1,
+        run: signal_death_is_128_plus_n,
+    },
+    Check {
+        name: "uts::missing_command_is_127",
+        since: 1,
+        run: missing_command_is_127,
+    },
+    Check {
+        name: "uts::long_hostname_is_125",
+        since: 1,
+        run: long_hostname_is_125,
+    },
+    Check {
+        name: "uts::not_root_is_125",
+        since: 1,
+        run: not_root_is_125,
+    },
+    Check {
+        name: "uts::only_std_fds",
+        since: 1,
+        run: only_std_fds,
+    },
 ];
 
 /// `--hostname box-1 hostname` prints box-1.
@@ -24,7 +60,9 @@ pub fn hostname_inside(t: &Target) -> Result<(), String> {
     expect_code(&out, 0, "hostname")?;
     match out.out() {
         "box-1" => Ok(()),
-        other => Err(format!("hostname inside the container was {other:?}, expected \"box-1\"")),
+        other => Err(format!(
+            "hostname inside the container was {other:?}, expected \"box-1\""
+        )),
     }
 }
 
@@ -80,7 +118,11 @@ pub fn signal_death_is_128_plus_n(t: &Target) -> Result<(), String> {
 pub fn missing_command_is_127(t: &Target) -> Result<(), String> {
     let out = t.run(&["no-such-command-xyz"])?;
     expect_code(&out, 127, "a command that does not exist")?;
-    expect_one_line(&out, &["no-such-command-xyz"], "a command that does not exist")
+    expect_one_line(
+        &out,
+        &["no-such-command-xyz"],
+        "a command that does not exist",
+    )
 }
 
 /// A 65-byte hostname is refused with 125 and one line.
@@ -95,7 +137,8 @@ pub fn long_hostname_is_125(t: &Target) -> Result<(), String> {
 pub fn not_root_is_125(t: &Target) -> Result<(), String> {
     let (_dir, bin) = world_executable_copy(&t.bin)?;
     let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin);
     if let Some(rootfs) = &t.rootfs {
         cmd.arg("--rootfs").arg(rootfs);
     }

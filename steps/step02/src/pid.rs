@@ -216,7 +216,9 @@ pub fn die_with_parent() -> Result<(), SyscallError> {
 /// kill the waiting child and reap it, so that nothing of it outlives the
 /// error we are about to report.
 pub fn abort(child: Pid) {
-    let _ = call("kill", format!("{child}, SIGKILL"), || kill(child, Signal::SIGKILL));
+    let _ = call("kill", format!("{child}, SIGKILL"), || {
+        kill(child, Signal::SIGKILL)
+    });
     let _ = call("waitpid", format!("{child}, 0"), || waitpid(child, None));
 }
 

@@ -9,9 +9,9 @@
 
 use std::path::Path;
 
+use nix::fcntl::AT_FDCWD;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod, umask};
-use nix::fcntl::AT_FDCWD;
 use nix::unistd::{chdir, pivot_root, symlinkat};
 use workshop::{SyscallError, call};
 
@@ -171,6 +171,64 @@ pub fn mount_sys() -> Result<(), SyscallError> {
     )
 }
 // ANCHOR_END: sys
+
+// ANCHOR: bind_text
+/// Shows `contents` at `target` inside the container (its own `/etc/hosts`,
+/// say) without writing to the rootfs, which other containers share: the
+/// text goes into a file on a small tmpfs at `/run`, which is then
+/// bind-mounted over `target`. A bind mount needs something to cover, so a
+/// missing `target` is created empty (the only write to the rootfs).
+pub fn bind_text(target: &str, contents: &str) -> Result<(), SyscallError> {
+    if !RUN_MOUNTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        call(
+            "mount",
+            "\"tmpfs\", \"/run\", \"tmpfs\", MS_NOSUID|MS_NODEV, \"mode=755,size=1m\"",
+            || {
+                mount(
+                    Some("tmpfs"),
+                    "/run",
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some("mode=755,size=1m"),
+                )
+            },
+        )?;
+    }
+    let name = target.trim_start_matches('/').replace('/', "-");
+    let source = format!("/run/{name}");
+    call(
+        "write",
+        format!("{source:?}, {} bytes", contents.len()),
+        || std::fs::write(&source, contents).map_err(io_errno),
+    )?;
+    if std::fs::symlink_metadata(target).is_err() {
+        call(
+            "open",
+            format!("{target:?}, O_CREAT|O_WRONLY, 0644"),
+            || std::fs::File::create(target).map(drop).map_err(io_errno),
+        )?;
+    }
+    call(
+        "mount",
+        format!("{source:?}, {target:?}, NULL, MS_BIND"),
+        || {
+            mount(
+                Some(source.as_str()),
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        },
+    )
+}
+// ANCHOR_END: bind_text
+
+static RUN_MOUNTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn io_errno(err: std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
+}
 
 fn mkdir(path: &str, mode: u32) -> Result<(), SyscallError> {
     let old_umask = umask(Mode::empty());

@@ -169,7 +169,10 @@ impl Lease {
     /// The `index`-th /30 of 10.200.0.0/16. Panics unless `index < SUBNETS`.
     // ANCHOR: for_index
     pub fn for_index(index: u16) -> Lease {
-        assert!(index < SUBNETS, "subnet index {index} is not below {SUBNETS}");
+        assert!(
+            index < SUBNETS,
+            "subnet index {index} is not below {SUBNETS}"
+        );
         let network = u32::from(SUBNET_BASE) + u32::from(index) * 4;
         Lease {
             index,
@@ -182,7 +185,9 @@ impl Lease {
 
     /// The subnet's network address (`10.200.0.48` for index 12).
     pub fn network(&self) -> Ipv4Addr {
-        let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(self.prefix))
+            .unwrap_or(0);
         Ipv4Addr::from(u32::from(self.host) & mask)
     }
 
@@ -457,7 +462,11 @@ pub fn wait_host_end_gone(lease: &Lease) -> Result<Teardown, NetError> {
                 return Ok(Teardown::WithNamespace { after });
             }
             Ok(_) => {}
-            Err(f) => return Err(f.into_error("netlink RTM_GETLINK", format!("{name:?}")).into()),
+            Err(f) => {
+                return Err(f
+                    .into_error("netlink RTM_GETLINK", format!("{name:?}"))
+                    .into());
+            }
         }
         if start.elapsed() >= TEARDOWN_BOUND {
             break;
@@ -540,7 +549,10 @@ mod tests {
         assert_eq!(twelve.container, Ipv4Addr::new(10, 200, 0, 50));
 
         // the 64th /30 is the first of the next /24
-        assert_eq!(Lease::for_index(63).container, Ipv4Addr::new(10, 200, 0, 254));
+        assert_eq!(
+            Lease::for_index(63).container,
+            Ipv4Addr::new(10, 200, 0, 254)
+        );
         assert_eq!(Lease::for_index(64).host, Ipv4Addr::new(10, 200, 1, 1));
 
         let last = Lease::for_index(SUBNETS - 1);
@@ -572,7 +584,9 @@ mod tests {
         assert_eq!(Lease::for_index(12).host_ifname(), "wsv12");
         assert!(Lease::for_index(SUBNETS - 1).host_ifname().len() <= 15);
         assert!(is_host_ifname("wsv0") && is_host_ifname("wsv16383"));
-        for other in ["wsv", "wsv16384", "wsv-1", "wsv1a", "eth0", "xwsv1", "wsv+1"] {
+        for other in [
+            "wsv", "wsv16384", "wsv-1", "wsv1a", "eth0", "xwsv1", "wsv+1",
+        ] {
             assert!(!is_host_ifname(other), "{other}");
         }
     }
@@ -584,7 +598,11 @@ mod tests {
             assert_eq!(Lease::from_bytes(&lease.to_bytes()), lease);
         }
         let b = Lease::for_index(300).to_bytes();
-        assert_eq!(&b[..4], &[1, 44, 30, 0], "index 300 big-endian, prefix, zero");
+        assert_eq!(
+            &b[..4],
+            &[1, 44, 30, 0],
+            "index 300 big-endian, prefix, zero"
+        );
         assert_eq!(&b[4..], &[10, 200, 4, 177, 10, 200, 4, 178]);
     }
 

@@ -37,7 +37,9 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         "the net_veth tests create network namespaces and links: they need root \
          (CAP_SYS_ADMIN, CAP_NET_ADMIN); run `sudo -E cargo test -p step04 --test net_veth`"
     );
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A forked child in a network namespace of its own. Dropping it kills
@@ -53,7 +55,7 @@ impl Container {
     /// Forks a child that unshares its network namespace, says `R`, then
     /// runs `body` with its end of the socketpair and `_exit`s with its result.
     fn spawn(body: fn(&mut UnixStream) -> Result<(), String>) -> Container {
-        let (mut parent, mut child) = UnixStream::pair().expect("socketpair");
+        let (parent, mut child) = UnixStream::pair().expect("socketpair");
         // SAFETY: the child only runs `child_main`, which never returns into
         // the test harness: it ends with _exit whatever happens.
         match unsafe { fork() }.expect("fork") {
@@ -84,7 +86,12 @@ impl Container {
     fn verdict(&mut self) -> String {
         let mut line = Vec::new();
         let mut byte = [0u8];
-        while self.sock.read(&mut byte).expect("reading the child's verdict") == 1 {
+        while self
+            .sock
+            .read(&mut byte)
+            .expect("reading the child's verdict")
+            == 1
+        {
             if byte[0] == b'\n' {
                 break;
             }
@@ -111,11 +118,11 @@ impl Drop for Container {
             let _ = kill(self.pid, Signal::SIGKILL);
             let _ = waitpid(self.pid, None);
         }
-        if let Some(lease) = self.lease.take()
-            && link_exists(&lease.host_ifname())
-        {
-            // With the child dead, its namespace and so the pair go away.
-            let _ = net::wait_host_end_gone(&lease);
+        if let Some(lease) = self.lease.take() {
+            if link_exists(&lease.host_ifname()) {
+                // With the child dead, its namespace and so the pair go away.
+                let _ = net::wait_host_end_gone(&lease);
+            }
         }
     }
 }
@@ -212,7 +219,12 @@ fn veth_child(sock: &mut UnixStream) -> Result<(), String> {
     }
     match default_route_inside()? {
         Some((dev, gw)) if dev == "eth0" && gw == lease.host => {}
-        other => return Err(format!("default route inside is {other:?}, want eth0 via {}", lease.host)),
+        other => {
+            return Err(format!(
+                "default route inside is {other:?}, want eth0 via {}",
+                lease.host
+            ));
+        }
     }
     loopback_works()?;
     let host = SocketAddr::from((lease.host, port));
@@ -234,7 +246,10 @@ fn accept_within(listener: &TcpListener, timeout: Duration) -> (TcpStream, Socke
                 return (s, peer);
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                assert!(Instant::now() < deadline, "no connection from the container");
+                assert!(
+                    Instant::now() < deadline,
+                    "no connection from the container"
+                );
                 std::thread::sleep(Duration::from_millis(2));
             }
             Err(e) => panic!("accept: {e}"),
@@ -383,7 +398,10 @@ fn a_killed_container_takes_its_host_end_along() {
     waitpid(c.pid, None).unwrap();
     c.reaped = true;
     let teardown = net::wait_host_end_gone(&lease).expect("wait_host_end_gone");
-    assert!(matches!(teardown, Teardown::WithNamespace { .. }), "{teardown:?}");
+    assert!(
+        matches!(teardown, Teardown::WithNamespace { .. }),
+        "{teardown:?}"
+    );
     assert!(!link_exists(&lease.host_ifname()));
 }
 

@@ -13,7 +13,10 @@
 
 use crate::run::{Output, Target};
 
+pub mod caps;
+pub mod cgroup;
 pub mod mount;
+pub mod net;
 pub mod pid;
 pub mod uts;
 
@@ -30,7 +33,15 @@ pub struct Check {
 
 /// Every check, in chapter order.
 pub fn all() -> Vec<Check> {
-    [uts::CHECKS, pid::CHECKS, mount::CHECKS].concat()
+    [
+        uts::CHECKS,
+        pid::CHECKS,
+        mount::CHECKS,
+        net::CHECKS,
+        cgroup::CHECKS,
+        caps::CHECKS,
+    ]
+    .concat()
 }
 
 /// The checks an implementation of chapter `step` must pass.
@@ -124,6 +135,23 @@ macro_rules! chapter_groups {
             container_mounts_only, host_mounts_unchanged, host_mounts_unchanged_after_failure,
             minimal_dev, sys_is_read_only, ipc_namespace_differs, cwd_is_root,
             missing_rootfs_is_125, rootfs_file_is_125, rootfs_without_sh_is_125);
+    };
+    ($bin:expr, $step:tt, 4) => {
+        $crate::chapter_groups!($bin, $step, 3);
+        $crate::check_group!($bin, $step, net: lo_and_eth0_are_up, container_reaches_host,
+            host_reaches_container, network_none_has_only_lo, net_namespace_differs,
+            concurrent_containers_get_own_subnets, host_end_gone_after_run, no_link_left_after_failure);
+    };
+    ($bin:expr, $step:tt, 5) => {
+        $crate::chapter_groups!($bin, $step, 4);
+        $crate::check_group!($bin, $step, cgroup: command_is_in_its_cgroup, oom_kill_is_137_with_message,
+            pids_limit_stops_fork_loop, cpu_limit_holds_busy_loop, cgroup_removed_after_run,
+            cgroup_removed_after_failure, bad_limits_are_125);
+    };
+    ($bin:expr, $step:tt, 6) => {
+        $crate::chapter_groups!($bin, $step, 5);
+        $crate::check_group!($bin, $step, caps: docker_default_set, mount_and_hostname_are_refused,
+            cap_add_sys_admin_allows_mount, cap_drop_net_raw_breaks_ping, unknown_capability_is_125);
     };
 }
 

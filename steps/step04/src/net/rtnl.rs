@@ -20,6 +20,7 @@ use netlink_packet_core::{
     NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
     NetlinkPayload, NlasIterator,
 };
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
@@ -28,7 +29,6 @@ use netlink_packet_route::link::{
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
-use netlink_packet_route::AddressFamily;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use nix::errno::Errno;
 use workshop::SyscallError;
@@ -113,9 +113,11 @@ impl Rtnl {
         let fd = socket.as_raw_fd();
         // Connected to the kernel, the socket receives nothing from other
         // processes, and the kernel's port number 0 needs no bind first.
-        workshop::call("connect", format!("{fd}, {{nl_pid=0 (the kernel)}}"), || {
-            socket.connect(&SocketAddr::new(0, 0)).map_err(errno_of)
-        })?;
+        workshop::call(
+            "connect",
+            format!("{fd}, {{nl_pid=0 (the kernel)}}"),
+            || socket.connect(&SocketAddr::new(0, 0)).map_err(errno_of),
+        )?;
         // Best effort: kernels before 4.12 have no extended ACKs, and a
         // missing explanation is no reason to fail.
         let _ = workshop::call(
@@ -164,7 +166,8 @@ impl Rtnl {
     ) -> Result<Vec<RouteNetlinkMessage>, Failure> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(message));
+        let mut packet =
+            NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(message));
         packet.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
         packet.header.sequence_number = seq;
         packet.finalize();
@@ -443,7 +446,8 @@ mod tests {
     use super::*;
 
     fn emitted(message: RouteNetlinkMessage) -> Vec<u8> {
-        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(message));
+        let mut packet =
+            NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(message));
         packet.finalize();
         let mut bytes = vec![0; packet.buffer_len()];
         packet.serialize(&mut bytes);

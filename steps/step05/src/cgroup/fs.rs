@@ -96,7 +96,9 @@ pub fn read(path: &Path) -> Result<String, SyscallError> {
         if let Some(faked) = hooks::read(path) {
             return faked.map(Contents);
         }
-        std::fs::read_to_string(path).map(Contents).map_err(errno_of)
+        std::fs::read_to_string(path)
+            .map(Contents)
+            .map_err(errno_of)
     })
     .map(|contents| contents.0)
     .map_err(|err| match err.errno {
@@ -199,8 +201,9 @@ pub fn kill_all(dir: &Path) -> Result<(), SyscallError> {
                     kill(*pid, Signal::SIGKILL)
                 });
                 match killed {
+                    Ok(()) => {}
                     // It ended between the read and the kill: fine.
-                    Ok(()) | Err(SyscallError { errno: Errno::ESRCH, .. }) => {}
+                    Err(err) if err.errno == Errno::ESRCH => {}
                     Err(err) => return Err(err),
                 }
             }
@@ -225,11 +228,9 @@ pub fn remove_tree(dir: &Path) -> Result<(), SyscallError> {
         remove_tree(&child)?;
     }
     match kill_all(dir) {
-        Err(SyscallError {
-            errno: Errno::ENOENT,
-            ..
-        }) => return Ok(()),
-        other => other?,
+        Ok(()) => {}
+        Err(err) if err.errno == Errno::ENOENT => return Ok(()),
+        Err(err) => return Err(err),
     }
     // About one second in all: enough for the kernel, bounded for the learner.
     let mut busy = None;
@@ -267,10 +268,10 @@ pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
 /// parallel runs create at the same time (so EEXIST is the normal case).
 pub fn mkdir_shared(dir: &Path) -> Result<(), SyscallError> {
     match mkdir(dir) {
-        Err(SyscallError {
-            errno: Errno::EEXIST,
-            ..
-        }) => Ok(()),
+        Err(err) if err.errno == Errno::EEXIST => {
+            workshop::explain!("(EEXIST is fine: {dir:?} is shared by all runs)");
+            Ok(())
+        }
         other => other,
     }
 }
@@ -280,10 +281,7 @@ pub fn mkdir_shared(dir: &Path) -> Result<(), SyscallError> {
 /// and removed, then made afresh, so no old limit or process survives.
 pub fn mkdir_fresh(dir: &Path) -> Result<(), SyscallError> {
     match mkdir(dir) {
-        Err(SyscallError {
-            errno: Errno::EEXIST,
-            ..
-        }) => {
+        Err(err) if err.errno == Errno::EEXIST => {
             workshop::explain!("{dir:?} is left over from an earlier run: removing it first");
             remove_tree(dir).map_err(|err| {
                 let hint = format!(

@@ -14,19 +14,19 @@ pub struct LimitsOpt {
     /// 1024 bytes, 1m = 1024k), e.g. --memory 64m or --memory 1.5g. Past it
     /// the kernel reclaims what it can, then OOM-kills the command (exit
     /// 137); swap is limited too, so it cannot dodge the limit.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, allow_hyphen_values = true)]
     pub memory: Option<u64>,
 
     /// CPU time, in CPUs, e.g. --cpus 0.5: at most 50 ms of CPU time in
     /// every 100 ms period (--cpus 2: two CPUs' worth). A command that wants
     /// more is throttled (slowed down), never killed.
-    #[arg(long, value_name = "N", value_parser = parse_cpus)]
+    #[arg(long, value_name = "N", value_parser = parse_cpus, allow_hyphen_values = true)]
     pub cpus: Option<f64>,
 
     /// Most processes and threads the container may have at once, e.g.
     /// --pids 64. Past it fork() and clone() fail with EAGAIN ("Resource
     /// temporarily unavailable"), which stops a fork bomb.
-    #[arg(long, value_name = "N", value_parser = parse_pids)]
+    #[arg(long, value_name = "N", value_parser = parse_pids, allow_hyphen_values = true)]
     pub pids: Option<u64>,
 }
 // ANCHOR_END: opt
@@ -56,7 +56,11 @@ impl LimitsOpt {
     /// built in code) against the same rules.
     pub fn check(&self) -> Result<(), LimitError> {
         if self.memory == Some(0) {
-            return Err(LimitError::new("--memory", "0", "is zero: a limit must be at least 1 byte"));
+            return Err(LimitError::new(
+                "--memory",
+                "0",
+                "is zero: a limit must be at least 1 byte",
+            ));
         }
         if let Some(cpus) = self.cpus {
             check_cpus(&cpus.to_string(), cpus)?;
@@ -154,7 +158,11 @@ pub fn parse_size(s: &str) -> Result<u64, LimitError> {
     if whole.len() > 25 {
         return Err(bad("is too large: the most is 2^64 - 1 bytes (16 EiB)"));
     }
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad("is not a size"))? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad("is not a size"))?
+    };
     // Only the first 12 decimals matter: past them the bytes are below 1.
     let fraction = &fraction[..fraction.len().min(12)];
     let fraction_bytes = if fraction.is_empty() {
@@ -334,7 +342,9 @@ mod tests {
             err.to_string(),
             "--memory: \"10zz\" is not a size; use e.g. 64m or 1g"
         );
-        for junk in ["", "m", "abc", "1.2.3m", "1e6", "64 m", "+5m", "5.m", "0x10", "64mm"] {
+        for junk in [
+            "", "m", "abc", "1.2.3m", "1e6", "64 m", "+5m", "5.m", "0x10", "64mm",
+        ] {
             let err = parse_size(junk).unwrap_err();
             assert!(err.to_string().contains("is not a size"), "{junk}: {err}");
         }
@@ -342,9 +352,24 @@ mod tests {
         assert!(parse_size("0m").unwrap_err().why.contains("zero"));
         assert!(parse_size("-5m").unwrap_err().why.contains("negative"));
         assert!(parse_size("1.5").unwrap_err().why.contains("whole number"));
-        assert!(parse_size("18446744073709551616").unwrap_err().why.contains("too large"));
-        assert!(parse_size("16777216t").unwrap_err().why.contains("too large"));
-        assert!(parse_size(&"9".repeat(40)).unwrap_err().why.contains("too large"));
+        assert!(
+            parse_size("18446744073709551616")
+                .unwrap_err()
+                .why
+                .contains("too large")
+        );
+        assert!(
+            parse_size("16777216t")
+                .unwrap_err()
+                .why
+                .contains("too large")
+        );
+        assert!(
+            parse_size(&"9".repeat(40))
+                .unwrap_err()
+                .why
+                .contains("too large")
+        );
     }
 
     #[test]
@@ -352,10 +377,15 @@ mod tests {
         assert_eq!(parse_cpus("0.5"), Ok(0.5));
         assert_eq!(parse_cpus("2"), Ok(2.0));
         assert_eq!(parse_cpus("0.01"), Ok(0.01));
-        for bad in ["0", "-1", "0.001", "inf", "NaN", "abc", "", "1e400", "2000000"] {
+        for bad in [
+            "0", "-1", "0.001", "inf", "NaN", "abc", "", "1e400", "2000000",
+        ] {
             let err = parse_cpus(bad).unwrap_err();
             assert!(err.to_string().starts_with("--cpus: "), "{bad}: {err}");
-            assert!(err.to_string().ends_with("use e.g. 0.5 or 2"), "{bad}: {err}");
+            assert!(
+                err.to_string().ends_with("use e.g. 0.5 or 2"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -400,7 +430,13 @@ mod tests {
             cpus: Some(0.0),
             ..Default::default()
         };
-        assert!(zero_cpus.check().unwrap_err().to_string().starts_with("--cpus"));
+        assert!(
+            zero_cpus
+                .check()
+                .unwrap_err()
+                .to_string()
+                .starts_with("--cpus")
+        );
         let zero_memory = LimitsOpt {
             memory: Some(0),
             ..Default::default()
@@ -421,8 +457,8 @@ mod tests {
             #[command(flatten)]
             limits: LimitsOpt,
         }
-        let cli = Cli::try_parse_from(["t", "--memory", "64m", "--cpus", "0.5", "--pids", "10"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["t", "--memory", "64m", "--cpus", "0.5", "--pids", "10"]).unwrap();
         assert_eq!(cli.limits.memory, Some(64 << 20));
         assert_eq!(cli.limits.cpus, Some(0.5));
         assert_eq!(cli.limits.pids, Some(10));

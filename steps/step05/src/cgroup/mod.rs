@@ -323,6 +323,8 @@ impl Cgroup {
     ) -> Result<Cgroup, CgroupError> {
         limits.check()?;
         check_id(id)?;
+        // Runs killed with SIGKILL could not remove their cgroups: do it now.
+        sweep_stale(root, mode);
         let backend: Box<dyn Backend> = match mode {
             Mode::V2 => Box::new(v2::V2Cgroup::create(root, id, limits)?),
             Mode::Hybrid | Mode::V1 => Box::new(v1::V1Cgroup::create(root, id, limits)?),
@@ -342,7 +344,9 @@ impl Cgroup {
 
     fn backend(&self) -> &dyn Backend {
         // Only remove() and drop() take it out, and both end the Cgroup.
-        self.backend.as_deref().expect("a Cgroup has its backend until removed")
+        self.backend
+            .as_deref()
+            .expect("a Cgroup has its backend until removed")
     }
 
     fn backend_mut(&mut self) -> &mut dyn Backend {
@@ -454,15 +458,8 @@ pub fn reset(root: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 
 /// [`reset`] for a mode already known.
 pub fn reset_with_mode(root: &Path, mode: Mode) -> Result<Vec<PathBuf>, CgroupError> {
-    let parents: Vec<PathBuf> = match mode {
-        Mode::V2 => vec![root.join(PARENT)],
-        Mode::Hybrid | Mode::V1 => v1::hierarchies(root)
-            .into_iter()
-            .map(|h| h.path.join(PARENT))
-            .collect(),
-    };
     let mut removed = Vec::new();
-    for parent in parents.into_iter().filter(|p| p.is_dir()) {
+    for parent in parents(root, mode) {
         for leaf in fs::subdirs(&parent) {
             fs::remove_tree(&leaf)?;
             removed.push(leaf);
@@ -471,6 +468,47 @@ pub fn reset_with_mode(root: &Path, mode: Mode) -> Result<Vec<PathBuf>, CgroupEr
         removed.push(parent);
     }
     Ok(removed)
+}
+
+// ANCHOR: sweep
+/// Removes the cgroups that runs killed with SIGKILL could not remove
+/// themselves. A leaf is named `ws-<PID of its runtime>`: when no process
+/// has that PID any more, nobody will ever clean it up but us. A leaf whose
+/// PID is alive belongs to a running container (or, after PID reuse, to
+/// somebody we cannot be sure about) and is left alone; `reset` removes
+/// every leaf regardless. Returns what it removed.
+pub fn sweep_stale(root: &Path, mode: Mode) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for parent in parents(root, mode) {
+        for leaf in fs::subdirs(&parent) {
+            let owner = leaf
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("ws-"))
+                .and_then(|pid| pid.parse::<u32>().ok());
+            let Some(owner) = owner else { continue };
+            if Path::new(&format!("/proc/{owner}")).exists() {
+                continue;
+            }
+            if fs::remove_tree(&leaf).is_ok() {
+                removed.push(leaf);
+            }
+        }
+    }
+    removed
+}
+// ANCHOR_END: sweep
+
+/// The workshop's parent directories that exist, one per hierarchy.
+fn parents(root: &Path, mode: Mode) -> Vec<PathBuf> {
+    let parents: Vec<PathBuf> = match mode {
+        Mode::V2 => vec![root.join(PARENT)],
+        Mode::Hybrid | Mode::V1 => v1::hierarchies(root)
+            .into_iter()
+            .map(|h| h.path.join(PARENT))
+            .collect(),
+    };
+    parents.into_iter().filter(|p| p.is_dir()).collect()
 }
 
 #[cfg(test)]

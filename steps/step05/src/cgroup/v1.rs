@@ -89,9 +89,7 @@ pub(super) fn hierarchies(root: &Path) -> Vec<Hierarchy> {
         if controllers.is_empty() || !path.join("cgroup.procs").is_file() {
             continue;
         }
-        let already = controllers
-            .iter()
-            .all(|c| found.iter().any(|h| h.holds(c)));
+        let already = controllers.iter().all(|c| found.iter().any(|h| h.holds(c)));
         if is_link && already {
             continue;
         }
@@ -189,7 +187,10 @@ impl Backend for V1Cgroup {
             // CFS bandwidth: cfs_quota_us of CPU time in every cfs_period_us.
             let dir = self.leaf("cpu")?;
             write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
-            write(&dir.join("cpu.cfs_quota_us"), &cpu_quota_us(cpus).to_string())?;
+            write(
+                &dir.join("cpu.cfs_quota_us"),
+                &cpu_quota_us(cpus).to_string(),
+            )?;
         }
         if let Some(pids) = limits.pids {
             write(&self.leaf("pids")?.join("pids.max"), &pids.to_string())?;

@@ -1,0 +1,47 @@
+//! step04: a network namespace with a veth pair to the host.
+
+mod container;
+
+use clap::Parser;
+use step04::net::NetworkOpt;
+use step04::rootfs::RootfsOpt;
+use workshop::cli::Base;
+
+/// Runs COMMAND in its own network namespace too: with `--network veth`
+/// (the default) it gets eth0 at 10.200.x.2/30, wired to a host end at
+/// 10.200.x.1 that is called `host` inside; with `--network none`, only lo.
+#[derive(Parser, Debug)]
+#[command(
+    name = "step04",
+    version,
+    after_help = "Examples:\n  \
+    cargo run -p step04 -- ip addr                 # lo and eth0\n  \
+    cargo run -p step04 -- ping -c 1 host          # the host end answers\n  \
+    cargo run -p step04 -- --network none ip link  # lo only"
+)]
+struct Args {
+    #[command(flatten)]
+    network: NetworkOpt,
+    #[command(flatten)]
+    rootfs: RootfsOpt,
+    #[command(flatten)]
+    base: Base,
+}
+
+fn main() {
+    let args: Args = workshop::cli::parse();
+    workshop::explain::init("step04", args.base.explain);
+    workshop::exit::finish(run(args));
+}
+
+fn run(args: Args) -> anyhow::Result<i32> {
+    workshop::cli::require_root()?;
+    let rootfs = step04::rootfs::resolve(&args.rootfs)?;
+    container::run(&container::Config {
+        argv: args.base.argv(),
+        hostname: args.base.hostname,
+        rootfs,
+        network: args.network.network,
+        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+    })
+}

@@ -1,0 +1,52 @@
+//! step05: cgroup limits on memory, CPU and processes.
+
+mod container;
+
+use clap::Parser;
+use step05::cgroup::LimitsOpt;
+use step05::net::NetworkOpt;
+use step05::rootfs::RootfsOpt;
+use workshop::cli::Base;
+
+/// Runs COMMAND inside a cgroup of its own, with the limits given: memory
+/// (OOM-killed past it, exit 137), CPU time (throttled past it) and the
+/// number of processes (fork fails past it). cgroup v2, or v1 where the
+/// controllers are still on v1.
+#[derive(Parser, Debug)]
+#[command(
+    name = "step05",
+    version,
+    after_help = "Examples:\n  \
+    cargo run -p step05 -- --memory 32m sh -c 'cat /proc/self/cgroup'\n  \
+    cargo run -p step05 -- --cpus 0.2 sh -c 'while :; do :; done'   # 20% of one CPU\n  \
+    cargo run -p step05 -- --pids 10 sh                              # a fork bomb stops at 10"
+)]
+struct Args {
+    #[command(flatten)]
+    limits: LimitsOpt,
+    #[command(flatten)]
+    network: NetworkOpt,
+    #[command(flatten)]
+    rootfs: RootfsOpt,
+    #[command(flatten)]
+    base: Base,
+}
+
+fn main() {
+    let args: Args = workshop::cli::parse();
+    workshop::explain::init("step05", args.base.explain);
+    workshop::exit::finish(run(args));
+}
+
+fn run(args: Args) -> anyhow::Result<i32> {
+    workshop::cli::require_root()?;
+    let rootfs = step05::rootfs::resolve(&args.rootfs)?;
+    container::run(&container::Config {
+        argv: args.base.argv(),
+        hostname: args.base.hostname,
+        rootfs,
+        network: args.network.network,
+        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        limits: args.limits,
+    })
+}

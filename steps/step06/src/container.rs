@@ -1,0 +1,134 @@
+//! step06's run: step05's dance; the command's capabilities are cut to Docker's
+//! default set and no_new_privs is set, as the last things before exec.
+//!
+//! ```text
+//! parent (host)                              child = PID 1 of the new namespaces
+//! create cgroup contain-rs-workshop/ws-<pid>,
+//!   write memory / cpu / pids limits
+//! clone3(NEW*, CLONE_INTO_CGROUP on v2) ────▶ born inside the cgroup (v2)
+//! v1: write the child's PID to cgroup.procs
+//! veth as in step04, release the sync pipe ─▶ the same setup as step04, then init
+//! supervise ◀────────────────────────────────  init forks the command: drop capabilities,
+//!                                              no_new_privs, exec
+//! read memory.events: OOM kill? → exit 137
+//! remove the cgroup, wait for the veth to go
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use ::caps::CapsHashSet;
+use nix::sched::CloneFlags;
+use nix::sys::signal::SigSet;
+use step06::caps;
+use step06::cgroup::{self, Cgroup, LimitsOpt};
+use step06::net::{self, Lease, Network};
+use step06::{mount, pid, uts};
+use workshop::explain::{self, Role};
+
+/// What the user asked for.
+pub struct Config {
+    pub hostname: String,
+    pub argv: Vec<String>,
+    pub rootfs: PathBuf,
+    pub network: Network,
+    /// The host's /etc/resolv.conf, read before the pivot hides it.
+    pub host_resolv: String,
+    pub limits: LimitsOpt,
+    pub caps: CapsHashSet,
+}
+
+// ANCHOR: run
+/// Runs one container and returns the exit status for the runtime.
+pub fn run(cfg: &Config) -> anyhow::Result<i32> {
+    // Named after our PID, so that containers running at the same time never
+    // share a cgroup, and a leftover of a killed run is recognised by the next.
+    let id = format!("ws-{}", std::process::id());
+    let cgroup = Cgroup::create(Path::new(cgroup::DEFAULT_ROOT), &id, &cfg.limits)?;
+    let signals = pid::block_signals()?;
+    let sync = pid::SyncPipe::new()?;
+    let namespaces = CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWNET;
+    // cgroup v2: the child is born inside the cgroup. v1 has no such thing:
+    // the child is moved in below, while it waits on the sync pipe.
+    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd())? else {
+        container(cfg, sync, &signals)
+    };
+    let lease = match host_side(cfg, &cgroup, child) {
+        Ok(lease) => lease,
+        Err(err) => {
+            pid::abort(child);
+            return Err(err);
+        }
+    };
+    let payload = lease.map(|l| l.to_bytes().to_vec()).unwrap_or_default();
+    sync.release(&payload)?;
+    let mut code = pid::supervise(child, &signals)?;
+
+    // The container has ended: ask the cgroup whether the kernel killed it.
+    if cgroup.oom_kills()? > 0 {
+        eprintln!(
+            "{}: {}",
+            explain::program(),
+            cgroup::oom_message(cgroup.memory_limit())
+        );
+        code = 137;
+    }
+    cgroup.remove()?;
+    if let Some(lease) = lease {
+        net::wait_host_end_gone(&lease)?;
+    }
+    Ok(code)
+}
+// ANCHOR_END: run
+
+/// What the parent does on the host while the child waits.
+fn host_side(
+    cfg: &Config,
+    cgroup: &Cgroup,
+    child: nix::unistd::Pid,
+) -> anyhow::Result<Option<Lease>> {
+    if cgroup.clone_into_fd().is_none() {
+        cgroup.add_task(child)?;
+    }
+    Ok(match cfg.network {
+        Network::Veth => Some(net::setup_host(child)?),
+        Network::None => None,
+    })
+}
+
+// ANCHOR: container
+/// PID 1 of the container: set up, then be init. Never returns.
+fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
+    explain::set_role(Role::Init);
+    let result = (|| {
+        pid::die_with_parent()?;
+        let lease = lease_from(&sync.wait());
+        uts::set_hostname(&cfg.hostname)?;
+        net::setup_container(lease.as_ref())?;
+        mount::make_mounts_private()?;
+        mount::pivot_into(&cfg.rootfs)?;
+        mount::mount_proc()?;
+        mount::mount_dev()?;
+        mount::mount_sys()?;
+        // `host` resolves to the host end; DNS servers as on the host.
+        mount::bind_text(
+            "/etc/hosts",
+            &net::hosts_file(&cfg.hostname, lease.as_ref()),
+        )?;
+        mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
+        // PID 1 keeps its privileges to run the container; only the
+        // command, in its own process, gives them up just before exec.
+        Ok(pid::init(&cfg.argv, signals, || {
+            Ok(caps::apply(&cfg.caps)?)
+        }))
+    })();
+    workshop::exit::child_finish(result)
+}
+// ANCHOR_END: container
+
+fn lease_from(payload: &[u8]) -> Option<Lease> {
+    payload.try_into().ok().map(Lease::from_bytes)
+}

@@ -1,0 +1,57 @@
+//! step06: capabilities and no_new_privs.
+
+mod container;
+
+use clap::Parser;
+use step06::caps::CapsOpt;
+use step06::cgroup::LimitsOpt;
+use step06::net::NetworkOpt;
+use step06::rootfs::RootfsOpt;
+use workshop::cli::Base;
+
+/// Runs COMMAND as step05 does, but with Docker's default capability set
+/// instead of all of root's: everything else is dropped from the bounding
+/// set, inheritable and ambient are cleared, and no_new_privs is set, so
+/// nothing (not even a setuid binary) can give them back.
+#[derive(Parser, Debug)]
+#[command(
+    name = "step06",
+    version,
+    after_help = "Examples:\n  \
+    cargo run -p step06 -- grep Cap /proc/self/status    # CapEff 00000000a80425fb\n  \
+    cargo run -p step06 -- hostname x                    # EPERM: CAP_SYS_ADMIN is gone\n  \
+    cargo run -p step06 -- --cap-add SYS_ADMIN mount -t tmpfs none /mnt\n  \
+    cargo run -p step06 -- --cap-drop NET_RAW ping -c1 host   # fails"
+)]
+struct Args {
+    #[command(flatten)]
+    caps: CapsOpt,
+    #[command(flatten)]
+    limits: LimitsOpt,
+    #[command(flatten)]
+    network: NetworkOpt,
+    #[command(flatten)]
+    rootfs: RootfsOpt,
+    #[command(flatten)]
+    base: Base,
+}
+
+fn main() {
+    let args: Args = workshop::cli::parse();
+    workshop::explain::init("step06", args.base.explain);
+    workshop::exit::finish(run(args));
+}
+
+fn run(args: Args) -> anyhow::Result<i32> {
+    workshop::cli::require_root()?;
+    let rootfs = step06::rootfs::resolve(&args.rootfs)?;
+    container::run(&container::Config {
+        argv: args.base.argv(),
+        hostname: args.base.hostname,
+        rootfs,
+        network: args.network.network,
+        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        limits: args.limits,
+        caps: step06::caps::resolve(&args.caps),
+    })
+}

@@ -1,0 +1,268 @@
+//! Chapter 4: the network namespace and the veth pair.
+
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::{Check, expect_code};
+use crate::host;
+use crate::run::{Target, run_command, wait_limited};
+
+/// The checks of chapter 4.
+pub const CHECKS: &[Check] = &[
+    Check {
+        name: "net::lo_and_eth0_are_up",
+        since: 4,
+        run: lo_and_eth0_are_up,
+    },
+    Check {
+        name: "net::container_reaches_host",
+        since: 4,
+        run: container_reaches_host,
+    },
+    Check {
+        name: "net::host_reaches_container",
+        since: 4,
+        run: host_reaches_container,
+    },
+    Check {
+        name: "net::network_none_has_only_lo",
+        since: 4,
+        run: network_none_has_only_lo,
+    },
+    Check {
+        name: "net::net_namespace_differs",
+        since: 4,
+        run: net_namespace_differs,
+    },
+    Check {
+        name: "net::concurrent_containers_get_own_subnets",
+        since: 4,
+        run: concurrent_containers_get_own_subnets,
+    },
+    Check {
+        name: "net::host_end_gone_after_run",
+        since: 4,
+        run: host_end_gone_after_run,
+    },
+    Check {
+        name: "net::no_link_left_after_failure",
+        since: 4,
+        run: no_link_left_after_failure,
+    },
+];
+
+/// The container's eth0 address, from `ip addr` output.
+fn eth0_address(ip_addr: &str) -> Option<Ipv4Addr> {
+    let mut in_eth0 = false;
+    for line in ip_addr.lines() {
+        if !line.starts_with(' ') {
+            in_eth0 = line.contains(" eth0") || line.contains(" eth0@");
+        } else if in_eth0 {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.first() == Some(&"inet") {
+                return words.get(1)?.split('/').next()?.parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// The host end's name for a container address: `wsv<subnet index>`.
+pub fn host_end_for(container: Ipv4Addr) -> String {
+    let index = (u32::from(container) - u32::from(Ipv4Addr::new(10, 200, 0, 0))) / 4;
+    format!("wsv{index}")
+}
+
+/// `ip addr` inside shows lo up with 127.0.0.1 and eth0 with a 10.200.x.x address.
+pub fn lo_and_eth0_are_up(t: &Target) -> Result<(), String> {
+    let out = t.run(&["ip", "addr"])?;
+    expect_code(&out, 0, "ip addr")?;
+    let text = &out.stdout;
+    let lo_up = text
+        .lines()
+        .any(|l| l.contains(": lo:") && l.contains("UP"));
+    if !lo_up || !text.contains("inet 127.0.0.1/8") {
+        return Err(format!(
+            "lo is not up with 127.0.0.1 inside the container:\n{text}"
+        ));
+    }
+    let eth0_up = text
+        .lines()
+        .any(|l| l.contains(": eth0") && l.contains("UP"));
+    match eth0_address(text) {
+        Some(addr) if eth0_up && addr.octets()[..2] == [10, 200] => Ok(()),
+        Some(addr) if eth0_up => Err(format!(
+            "eth0 has {addr}, expected an address in 10.200.0.0/16"
+        )),
+        _ => Err(format!(
+            "no eth0 that is up with an IPv4 address inside the container:\n{text}"
+        )),
+    }
+}
+
+/// `ping host` from inside reaches the host end of the pair.
+pub fn container_reaches_host(t: &Target) -> Result<(), String> {
+    let out = t.run(&["ping", "-c", "1", "-W", "2", "host"])?;
+    expect_code(&out, 0, "ping -c 1 host (inside)").map_err(|e| {
+        format!("{e}; the name `host` must resolve (/etc/hosts) and the default route go through the veth pair")
+    })
+}
+
+/// The host pings the container's eth0 while it runs.
+pub fn host_reaches_container(t: &Target) -> Result<(), String> {
+    let mut cmd = t.command(&["sh", "-c", "ip addr show eth0; echo ready; sleep 20"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line == "ready" {
+                break;
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let _ = tx.send(text);
+    });
+    let result = match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(text) => match eth0_address(&text) {
+            Some(addr) => {
+                let mut ping = std::process::Command::new("ping");
+                ping.args(["-c", "1", "-W", "2", &addr.to_string()]);
+                match run_command(ping, Duration::from_secs(10)) {
+                    Ok(out) if out.code == 0 => Ok(()),
+                    Ok(out) => Err(format!(
+                        "the host could not ping the container at {addr}: {}",
+                        out.stdout.trim()
+                    )),
+                    Err(e) => Err(format!(
+                        "ping from the host: {e} (is iputils-ping installed?)"
+                    )),
+                }
+            }
+            None => Err(format!("the container printed no eth0 address: {text:?}")),
+        },
+        Err(_) => Err("the container did not start".into()),
+    };
+    // SIGTERM, not SIGKILL: the runtime must get the chance to clean up.
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = wait_limited(&mut child, Duration::from_secs(10));
+    result
+}
+
+/// `--network none` leaves only lo.
+pub fn network_none_has_only_lo(t: &Target) -> Result<(), String> {
+    let out = t.run(&["--network", "none", "ls", "/sys/class/net"])?;
+    expect_code(&out, 0, "--network none ls /sys/class/net")?;
+    let links: Vec<&str> = out.stdout.split_whitespace().collect();
+    if links == ["lo"] {
+        Ok(())
+    } else {
+        Err(format!(
+            "with --network none the container had links {links:?}, expected only [\"lo\"]"
+        ))
+    }
+}
+
+/// `/proc/self/ns/net` inside is not the host's.
+pub fn net_namespace_differs(t: &Target) -> Result<(), String> {
+    super::uts::namespace_differs(t, "net")
+}
+
+/// Two containers at once get different subnets, and both reach the host.
+pub fn concurrent_containers_get_own_subnets(t: &Target) -> Result<(), String> {
+    let script = "ip addr show eth0; ping -c 1 -W 2 host >/dev/null && echo PING_OK; sleep 1";
+    let start = || {
+        let mut cmd = t.command(&["sh", "-c", script]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().map_err(|e| format!("cannot start: {e}"))
+    };
+    let (a, b) = (start()?, start()?);
+    let a = a.wait_with_output().map_err(|e| e.to_string())?;
+    let b = b.wait_with_output().map_err(|e| e.to_string())?;
+    let (ta, tb) = (
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout),
+    );
+    let (aa, ab) = (eth0_address(&ta), eth0_address(&tb));
+    match (aa, ab) {
+        (Some(x), Some(y)) if x == y => Err(format!("two containers running at once both got {x}")),
+        (Some(_), Some(_)) if ta.contains("PING_OK") && tb.contains("PING_OK") => Ok(()),
+        (Some(_), Some(_)) => Err(format!(
+            "two containers at once: not both could ping the host: {ta:?} / {tb:?}"
+        )),
+        _ => Err(format!(
+            "two containers at once: not both had an eth0 address: {ta:?} / {tb:?}"
+        )),
+    }
+}
+
+/// After a run, the host end of its pair is gone.
+pub fn host_end_gone_after_run(t: &Target) -> Result<(), String> {
+    let out = t.run(&["ip", "addr", "show", "eth0"])?;
+    expect_code(&out, 0, "ip addr show eth0")?;
+    let addr =
+        eth0_address(&out.stdout).ok_or_else(|| format!("no eth0 address in {:?}", out.stdout))?;
+    let name = host_end_for(addr);
+    if host::links().contains(&name) {
+        Err(format!(
+            "after the run, the host end {name} is still there: it must go away with the container's namespace"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A run that fails after the pair was made leaves no host end behind.
+pub fn no_link_left_after_failure(t: &Target) -> Result<(), String> {
+    let broken = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::create_dir(broken.path().join("bin")).map_err(|e| e.to_string())?;
+    std::os::unix::fs::symlink("/bin/busybox", broken.path().join("bin/sh"))
+        .map_err(|e| e.to_string())?;
+    let mut cmd = t.command_with_rootfs(broken.path(), &["true"]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+    // The runtime tries subnet (its PID mod 16384) first; other containers
+    // running now are very unlikely to hold the same one.
+    let name = format!("wsv{}", child.id() % 16384);
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.code() != Some(125) {
+        return Err(format!(
+            "a rootfs without /proc should fail with 125 after the veth pair exists, got {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    if host::links().contains(&name) {
+        Err(format!(
+            "a run that failed halfway left its host link {name} behind"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_eth0_address_in_busybox_ip_output() {
+        let text = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n\
+                    2: eth0@if7: <BROADCAST,UP> mtu 1500\n    inet 10.200.0.6/30 scope global eth0\n";
+        assert_eq!(eth0_address(text), Some(Ipv4Addr::new(10, 200, 0, 6)));
+        assert_eq!(host_end_for(Ipv4Addr::new(10, 200, 0, 6)), "wsv1");
+    }
+}

@@ -14,7 +14,7 @@
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
-use step02::{pid, uts};
+use crate::{pid, uts};
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

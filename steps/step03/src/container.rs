@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
-use step03::{mount, pid, uts};
+use crate::{mount, pid, uts};
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
-use step04::net::{self, Lease, Network};
-use step04::{mount, pid, uts};
+use crate::net::{self, Lease, Network};
+use crate::{mount, pid, uts};
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
-use step05::cgroup::{self, Cgroup, LimitsOpt};
-use step05::net::{self, Lease, Network};
-use step05::{mount, pid, uts};
+use crate::cgroup::{self, Cgroup, LimitsOpt};
+use crate::net::{self, Lease, Network};
+use crate::{mount, pid, uts};
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

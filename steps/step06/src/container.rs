@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use ::caps::CapsHashSet;
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
-use step06::caps;
-use step06::cgroup::{self, Cgroup, LimitsOpt};
-use step06::net::{self, Lease, Network};
-use step06::{mount, pid, uts};
+use crate::caps;
+use crate::cgroup::{self, Cgroup, LimitsOpt};
+use crate::net::{self, Lease, Network};
+use crate::{mount, pid, uts};
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

@@ -78,10 +78,15 @@ fn parse_hex(hex: &str, digits: usize, flag: &str) -> Result<String, String> {
     Ok(hex.to_ascii_lowercase())
 }
 
-/// The first 16 characters and an ellipsis, for messages.
+/// The first 16 hex digits and an ellipsis, for messages (an `algo:`
+/// prefix is kept in front of them).
 pub fn abbrev(hex: &str) -> String {
-    if hex.len() > 16 {
-        format!("{}...", &hex[..16])
+    let (tag, digits) = match hex.split_once(':') {
+        Some((tag, digits)) => (&hex[..tag.len() + 1], digits),
+        None => ("", hex),
+    };
+    if digits.len() > 16 && digits.is_ascii() {
+        format!("{tag}{}...", &digits[..16])
     } else {
         hex.to_owned()
     }
@@ -136,10 +141,28 @@ mod tests {
     fn parsing_normalises_case_and_rejects_bad_hex() {
         let upper = ABC_SHA256.to_ascii_uppercase();
         assert_eq!(Checksum::sha256(&upper).unwrap().hex(), ABC_SHA256);
-        assert!(Checksum::sha256(&ABC_SHA256[1..]).unwrap_err().contains("64 hex digits"));
-        assert!(Checksum::sha512(ABC_SHA256).unwrap_err().contains("128 hex digits"));
+        assert!(
+            Checksum::sha256(&ABC_SHA256[1..])
+                .unwrap_err()
+                .contains("64 hex digits")
+        );
+        assert!(
+            Checksum::sha512(ABC_SHA256)
+                .unwrap_err()
+                .contains("128 hex digits")
+        );
         let bad = format!("g{}", &ABC_SHA256[1..]);
         assert!(Checksum::sha256(&bad).unwrap_err().contains("`g`"));
+    }
+
+    #[test]
+    fn abbreviations_keep_the_tag() {
+        assert_eq!(abbrev(ABC_SHA256), "ba7816bf8f01cfea...");
+        assert_eq!(
+            abbrev(&format!("sha256:{ABC_SHA256}")),
+            "sha256:ba7816bf8f01cfea..."
+        );
+        assert_eq!(abbrev("short"), "short");
     }
 
     #[test]

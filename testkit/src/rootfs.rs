@@ -93,7 +93,8 @@ pub fn install_file(rel_path: &str, src: &Path) -> Result<PathBuf> {
     fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
     let tmp = parent.join(format!(".install-{}", unique()));
     let result = (|| -> Result<()> {
-        fs::copy(src, &tmp).with_context(|| format!("copy {} to {}", src.display(), tmp.display()))?;
+        fs::copy(src, &tmp)
+            .with_context(|| format!("copy {} to {}", src.display(), tmp.display()))?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
         fs::rename(&tmp, &dest).with_context(|| format!("rename into {}", dest.display()))
     })();
@@ -168,15 +169,27 @@ fn is_static_elf(bytes: &[u8]) -> Option<bool> {
     let little = bytes[5] == 1;
     let u16_at = |at: usize| -> Option<u64> {
         let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
-        Some(if little { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) } as u64)
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        } as u64)
     };
     let u32_at = |at: usize| -> Option<u64> {
         let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) } as u64)
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        } as u64)
     };
     let u64_at = |at: usize| -> Option<u64> {
         let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
-        Some(if little { u64::from_le_bytes(b) } else { u64::from_be_bytes(b) })
+        Some(if little {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
     };
     let (phoff, phentsize, phnum) = if is64 {
         (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?)
@@ -318,7 +331,11 @@ fn cached(name: &str, build: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf
     // are stale.
     let tmp_prefix = format!(".{name}.tmp-");
     for leftover in fs::read_dir(&dir)?.flatten() {
-        if leftover.file_name().to_string_lossy().starts_with(&tmp_prefix) {
+        if leftover
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&tmp_prefix)
+        {
             remove_any(&leftover.path());
         }
     }
@@ -592,7 +609,9 @@ mod tests {
     fn elf_static_check() {
         let busybox = fs::read(BUSYBOX).expect("busybox-static is installed");
         assert_eq!(is_static_elf(&busybox), Some(true));
-        let dynamic = fs::read("/bin/ls").or_else(|_| fs::read("/usr/bin/ls")).unwrap();
+        let dynamic = fs::read("/bin/ls")
+            .or_else(|_| fs::read("/usr/bin/ls"))
+            .unwrap();
         assert_eq!(is_static_elf(&dynamic), Some(false));
         assert_eq!(is_static_elf(b"#!/bin/sh\necho hi\n"), None);
     }
@@ -609,16 +628,27 @@ mod tests {
         assert_eq!((sh.1, sh.2.as_str()), (b'2', "/bin/busybox"));
         assert_eq!(by_path["tmp"].3, 0o1777);
         assert_eq!(by_path["root"].3, 0o700);
-        for dir in ["proc", "sys", "dev", "mnt", "run", "var", "home", "sbin", "usr/bin"] {
+        for dir in [
+            "proc", "sys", "dev", "mnt", "run", "var", "home", "sbin", "usr/bin",
+        ] {
             assert_eq!(by_path[dir].1, b'5', "{dir} is a directory");
         }
-        for file in ["etc/os-release", "etc/passwd", "etc/group", "etc/hosts", "etc/hostname"] {
+        for file in [
+            "etc/os-release",
+            "etc/passwd",
+            "etc/group",
+            "etc/hosts",
+            "etc/hostname",
+        ] {
             assert_eq!(by_path[file].1, b'0', "{file} is a file");
         }
         let applets = busybox_applets().unwrap();
         assert!(applets.len() > 100, "{} applets", applets.len());
         for applet in &applets {
-            assert!(by_path.contains_key(format!("bin/{applet}").as_str()), "{applet}");
+            assert!(
+                by_path.contains_key(format!("bin/{applet}").as_str()),
+                "{applet}"
+            );
         }
         // Reproducible: the cache is only as good as the bytes are stable.
         assert_eq!(tarball::targz(&layout().unwrap()), fs::read(&path).unwrap());
@@ -675,7 +705,9 @@ mod tests {
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".rootfs.tmp-") || n.starts_with(".busybox-rootfs.tar.gz.tmp-"))
+            .filter(|n| {
+                n.starts_with(".rootfs.tmp-") || n.starts_with(".busybox-rootfs.tar.gz.tmp-")
+            })
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }

@@ -15,10 +15,10 @@
 
 use std::path::PathBuf;
 
-use nix::sched::CloneFlags;
-use nix::sys::signal::SigSet;
 use crate::net::{self, Lease, Network};
 use crate::{mount, pid, uts};
+use nix::sched::CloneFlags;
+use nix::sys::signal::SigSet;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

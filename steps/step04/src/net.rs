@@ -82,9 +82,10 @@
 //! host. A run tries `i` from its pid modulo 16384 upwards, creating the
 //! pair with `NLM_F_EXCL`: the kernel refuses a second link of the same
 //! name with `EEXIST`, atomically, so two runs at the same time never get
-//! the same subnet, with no lock file. The lock is released exactly when
-//! it should be: the pair vanishes with the container's namespace, even
-//! if the runtime was killed.
+//! the same subnet, with no lock file. (Without `NLM_F_EXCL` the kernel
+//! would take the request as a change to the existing link.) The lock is
+//! released exactly when it should be: the pair vanishes with the
+//! container's namespace, even if the runtime was killed.
 //!
 //! ## Teardown without us
 //!
@@ -95,8 +96,22 @@
 //! by itself; [`wait_host_end_gone`] waits for that (it is asynchronous),
 //! and deletes the host end only if it outlives a bound.
 //!
-//! Measured on the development VM (kernel 6.18, 2 cores, 50 runs):
-//! MEASUREMENTS
+//! ## What it costs
+//!
+//! Measured on the development VM (kernel 6.18, 2 cores) by
+//! `timings_of_setup_and_teardown` in `tests/net_veth.rs`:
+//!
+//! | what | median | p95 |
+//! |---|---|---|
+//! | [`setup_host`]: 4 requests, pair created with eth0 inside | 0.7 ms | 1-2 ms |
+//! | host end gone after the exit, container lived 50 ms | 1.2 ms | 5 ms |
+//! | host end gone after the exit, container exited at once | 31 ms | 43 ms |
+//! | for comparison: create both ends on the host, then move one (`ip link`) | 18 ms | |
+//!
+//! The slow teardown is the kernel's: a network namespace that dies within
+//! some 40 ms of its birth takes about that long to be dismantled, and
+//! deleting the host end ourselves right after the exit waits just as long
+//! (the device's unregistration is what waits).
 
 mod etc;
 mod rtnl;
@@ -130,7 +145,7 @@ pub const TEARDOWN_BOUND: Duration = Duration::from_secs(2);
 /// What `--network` can be.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Network {
-    /// eth0, wired by a veth pair to a host end wsv<N>; `host` names the host.
+    /// eth0, wired by a veth pair to a host end wsvN; `host` names the host.
     #[default]
     Veth,
     /// Only lo: the container can talk to itself and to nothing else.

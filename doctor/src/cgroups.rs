@@ -1,5 +1,5 @@
-//! The cgroup mode (v2, v1, or hybrid: v1 controllers plus an empty cgroup2
-//! beside them) and which controllers a new cgroup would get. doctor asks
+//! The cgroup mode (v2, v1, or hybrid: v1 controllers plus a cgroup2, often
+//! empty, beside them) and which controllers a new cgroup would get. doctor asks
 //! step05's own code (`step05::cgroup::detect`, `available_controllers`), so
 //! it reports exactly what step05 will do here.
 //!
@@ -13,7 +13,11 @@ use step05::cgroup::{self, Mode};
 use crate::Check;
 
 /// The controllers step05's flags need: `--memory`, `--cpus`, `--pids`.
-pub const NEEDED: [(&str, &str); 3] = [("memory", "--memory"), ("cpu", "--cpus"), ("pids", "--pids")];
+pub const NEEDED: [(&str, &str); 3] = [
+    ("memory", "--memory"),
+    ("cpu", "--cpus"),
+    ("pids", "--pids"),
+];
 
 /// The mode as the report names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,32 +65,14 @@ pub fn check() -> Check {
         }
     };
     let controllers = cgroup::available_controllers(root, mode).map_err(|e| e.to_string());
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let unified = cgroup2_mount(&mountinfo).map(|at| {
-        let inside = std::fs::read_to_string(Path::new(&at).join("cgroup.controllers"))
-            .unwrap_or_default();
-        (at, inside.split_whitespace().map(str::to_owned).collect())
+    // Hybrid: step05 finds the cgroup2 at `unified/`; say what it holds.
+    let unified = (mode == Mode::Hybrid).then(|| {
+        let at = root.join("unified");
+        let inside = std::fs::read_to_string(at.join("cgroup.controllers")).unwrap_or_default();
+        let inside = inside.split_whitespace().map(str::to_owned).collect();
+        (at.display().to_string(), inside)
     });
     judge(mode.into(), controllers, unified)
-}
-
-/// Where cgroup2 is mounted, from `/proc/self/mountinfo` text.
-pub fn cgroup2_mount(mountinfo: &str) -> Option<String> {
-    mountinfo.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let fstype = right.split_whitespace().next()?;
-        let mount_point = left.split_whitespace().nth(4)?;
-        (fstype == "cgroup2").then(|| unescape_mountinfo(mount_point))
-    })
-}
-
-/// mountinfo writes space, tab, newline and backslash as octal escapes.
-fn unescape_mountinfo(field: &str) -> String {
-    field
-        .replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
 }
 
 /// The verdict: `controllers` is what step05 says a new cgroup gets;
@@ -125,7 +111,9 @@ pub fn judge(
                 Some((at, inside)) => format!("cgroup2 at {at} with {}", inside.join(", ")),
                 None => "a cgroup2 mount".to_owned(),
             };
-            format!("hybrid: v1 controllers ({list}), {beside}; step05 uses v1 here. The lab VM is v2.")
+            format!(
+                "hybrid: v1 controllers ({list}), {beside}; step05 uses v1 here. The lab VM is v2."
+            )
         }
     };
     if !missing.is_empty() {
@@ -133,19 +121,16 @@ pub fn judge(
             .iter()
             .map(|(c, flag)| format!("{c} (step05 {flag})"))
             .collect();
-        let fix = match mode {
-            Seen::V2 => format!(
-                "enable it for child cgroups: echo '{}' | sudo tee /sys/fs/cgroup/cgroup.subtree_control \
-                 (or use the lab VM)",
-                missing.iter().map(|(c, _)| format!("+{c}")).collect::<Vec<_>>().join(" ")
-            ),
-            Seen::V1 | Seen::Hybrid => {
-                "this kernel or boot configuration lacks the v1 controller: use the lab VM".to_owned()
-            }
-        };
+        let fix = "the kernel lacks it or has it switched off (memory: boot with cgroup_enable=memory; \
+                   cpu: CONFIG_CFS_BANDWIDTH; pids: CONFIG_CGROUP_PIDS), or another hierarchy holds it \
+                   (see /proc/cgroups): use the lab VM";
         return Check::fail(
             "cgroups",
-            format!("{described} Missing: {}", flags.join(", ")),
+            format!(
+                "{}. Missing: {}",
+                described.trim_end_matches('.'),
+                flags.join(", ")
+            ),
             fix,
         );
     }
@@ -160,32 +145,22 @@ mod tests {
     use super::*;
     use crate::Status;
 
-    const HYBRID: &str = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-";
-
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn the_cgroup2_mount_is_found_in_mountinfo() {
-        assert_eq!(cgroup2_mount(HYBRID).as_deref(), Some("/sys/fs/cgroup/unified"));
-        assert_eq!(
-            cgroup2_mount("25 1 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n").as_deref(),
-            Some("/sys/fs/cgroup")
-        );
-        assert_eq!(cgroup2_mount("1 0 0:1 / /a\\040b rw - cgroup2 x rw\n").as_deref(), Some("/a b"));
-        assert_eq!(cgroup2_mount("32 31 0:29 / /x rw - cgroup cgroup rw,cpu\n"), None);
-    }
-
-    #[test]
     fn v2_with_everything_passes() {
-        let c = judge(Seen::V2, Ok(names(&["cpuset", "cpu", "io", "memory", "pids"])), None);
+        let c = judge(
+            Seen::V2,
+            Ok(names(&["cpuset", "cpu", "io", "memory", "pids"])),
+            None,
+        );
         assert_eq!(c.status, Status::Ok);
-        assert_eq!(c.detail, "v2: a new cgroup gets cpuset, cpu, io, memory, pids");
+        assert_eq!(
+            c.detail,
+            "v2: a new cgroup gets cpuset, cpu, io, memory, pids"
+        );
     }
 
     #[test]
@@ -204,11 +179,37 @@ mod tests {
     }
 
     #[test]
+    fn a_cgroup2_with_controllers_and_plain_v1_are_named_too() {
+        let c = judge(
+            Seen::Hybrid,
+            Ok(names(&["cpu", "memory", "pids"])),
+            Some(("/sys/fs/cgroup/unified".into(), names(&["hugetlb"]))),
+        );
+        assert!(
+            c.detail
+                .contains("cgroup2 at /sys/fs/cgroup/unified with hugetlb"),
+            "{}",
+            c.detail
+        );
+        let c = judge(Seen::V1, Ok(names(&["cpu", "memory", "pids"])), None);
+        assert_eq!(c.status, Status::Warn);
+        assert!(
+            c.detail.starts_with("v1: controllers (cpu, memory, pids)"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
     fn a_missing_controller_fails_naming_the_flag_and_the_fix() {
         let c = judge(Seen::V2, Ok(names(&["cpu", "pids"])), None);
         assert_eq!(c.status, Status::Fail);
-        assert!(c.detail.contains("memory (step05 --memory)"), "{}", c.detail);
-        assert!(c.fix.unwrap().contains("+memory"));
+        assert!(
+            c.detail.contains("memory (step05 --memory)"),
+            "{}",
+            c.detail
+        );
+        assert!(c.fix.unwrap().contains("cgroup_enable=memory"));
         let c = judge(Seen::V1, Ok(names(&["memory", "pids"])), None);
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("cpu (step05 --cpus)"));
@@ -216,6 +217,9 @@ mod tests {
 
     #[test]
     fn unlistable_controllers_fail() {
-        assert_eq!(judge(Seen::V2, Err("EACCES".into()), None).status, Status::Fail);
+        assert_eq!(
+            judge(Seen::V2, Err("EACCES".into()), None).status,
+            Status::Fail
+        );
     }
 }

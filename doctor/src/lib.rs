@@ -26,10 +26,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub mod cgroups;
 pub mod kernel;
 pub mod namespaces;
 pub mod overlay;
 pub mod probe;
+pub mod rootfs;
 pub mod sysctl;
 pub mod system;
 
@@ -119,15 +121,11 @@ pub fn run_all(options: &Options) -> Vec<Check> {
     let is_root = system::is_root();
     let mut checks = vec![system::root(), kernel::check()];
     checks.extend(namespaces::check_all(is_root));
-    checks.push(Check::warn("cgroups", "TEMP", None));
+    checks.push(cgroups::check());
     checks.push(overlay::check(is_root));
     checks.extend(sysctl::check_all(std::path::Path::new("/proc/sys")));
     checks.push(system::arch(std::env::consts::ARCH));
-    checks.push(Check::fail(
-        "rootfs",
-        format!("{} TEMP", options.rootfs.display()),
-        "TEMP",
-    ));
+    checks.push(rootfs::check(&options.rootfs));
     checks.extend(system::tools());
     checks
 }
@@ -144,13 +142,14 @@ pub fn exit_status(checks: &[Check]) -> i32 {
 
 /// The human report: a title, one line per check, a summary.
 pub fn render_text(checks: &[Check]) -> String {
-    // The names are padded to one column so the details line up.
+    // The names are padded to one column so the details line up, with at
+    // least two spaces after the longest (a name may contain one space).
     let width = checks
         .iter()
         .map(|c| c.name.chars().count())
         .max()
         .unwrap_or(0)
-        + 1;
+        + 2;
     let width = width.max(16);
     let mut out = String::from("contain-rs-workshop doctor\n");
     for c in checks {

@@ -28,9 +28,7 @@ fn main() {
     let args: Args = workshop::cli::parse();
     workshop::explain::init("doctor", args.explain);
     let options = doctor::Options {
-        rootfs: args
-            .rootfs
-            .unwrap_or_else(|| PathBuf::from("/var/lib/contain-rs-workshop/rootfs")),
+        rootfs: args.rootfs.unwrap_or_else(rootfs_fetcher::default_dest),
     };
     // Still single-threaded here, as the forking checks require.
     let checks = doctor::run_all(&options);

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::Check;
 
 /// The fix printed whenever we are not root.
-pub const RUN_AS_ROOT: &str = "run it as root: sudo -E cargo run -p doctor";
+pub const RUN_AS_ROOT: &str = "run it as root: cargo run -p doctor (the workspace runs it through sudo)";
 
 /// Bit 21 of the capability sets (`linux/capability.h`).
 const CAP_SYS_ADMIN: u32 = 21;
@@ -77,7 +77,7 @@ pub fn arch(arch: &str) -> Check {
             format!("{other}: the rootfs fetcher pins a rootfs for x86_64 and aarch64 only"),
             format!(
                 "pick the Alpine minirootfs for {other} from https://alpinelinux.org/downloads/ and give its \
-                 URL and checksum: sudo -E cargo run -p rootfs-fetcher -- --url URL --sha512 SUM"
+                 URL and checksum: cargo run -p rootfs-fetcher -- --url URL --sha512 SUM"
             ),
         ),
     }

@@ -16,13 +16,13 @@
 
 use std::path::{Path, PathBuf};
 
-use ::caps::CapsHashSet;
-use nix::sched::CloneFlags;
-use nix::sys::signal::SigSet;
 use crate::caps;
 use crate::cgroup::{self, Cgroup, LimitsOpt};
 use crate::net::{self, Lease, Network};
 use crate::{mount, pid, uts};
+use ::caps::CapsHashSet;
+use nix::sched::CloneFlags;
+use nix::sys::signal::SigSet;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -40,11 +40,13 @@ pub struct Config {
 // ANCHOR: run
 /// Runs one container and returns the exit status for the runtime.
 pub fn run(cfg: &Config) -> anyhow::Result<i32> {
+    // Signals first: a Ctrl-C from here on waits for us instead of killing
+    // the runtime between creating the cgroup and removing it.
+    let signals = pid::block_signals()?;
     // Named after our PID, so that containers running at the same time never
     // share a cgroup, and a leftover of a killed run is recognised by the next.
     let id = format!("ws-{}", std::process::id());
     let cgroup = Cgroup::create(Path::new(cgroup::DEFAULT_ROOT), &id, &cfg.limits)?;
-    let signals = pid::block_signals()?;
     let sync = pid::SyncPipe::new()?;
     let namespaces = CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWNS

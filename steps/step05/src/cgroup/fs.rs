@@ -297,6 +297,7 @@ pub fn mkdir_fresh(dir: &Path) -> Result<(), SyscallError> {
     }
 }
 
+// ANCHOR: write_hint
 /// What a learner can do when writing `value` to the cgroup file `path`
 /// fails with `errno`.
 pub fn write_hint(path: &Path, value: &str, errno: Errno) -> Option<String> {
@@ -347,3 +348,4 @@ pub fn write_hint(path: &Path, value: &str, errno: Errno) -> Option<String> {
         _ => return None,
     })
 }
+// ANCHOR_END: write_hint

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use crate::Check;
 
 /// The fix printed whenever we are not root.
-pub const RUN_AS_ROOT: &str = "run it as root: cargo run -p doctor (the workspace runs it through sudo)";
+pub const RUN_AS_ROOT: &str =
+    "run it as root: cargo run -p doctor (the workspace runs it through sudo)";
 
 /// Bit 21 of the capability sets (`linux/capability.h`).
 const CAP_SYS_ADMIN: u32 = 21;

@@ -311,7 +311,9 @@ fn an_unprivileged_user_sees_the_root_check_fail_with_its_fix() {
     assert!(root.starts_with("✘"), "{root}");
     assert!(root.contains("uid 65534"), "{root}");
     assert!(
-        root.ends_with("— fix: run it as root: cargo run -p doctor (the workspace runs it through sudo)"),
+        root.ends_with(
+            "— fix: run it as root: cargo run -p doctor (the workspace runs it through sudo)"
+        ),
         "{root}"
     );
     assert_eq!(out.status.code(), Some(1), "{report}");
@@ -338,7 +340,10 @@ fn an_unprivileged_json_report_fails_the_root_check_too() {
         .find(|c| c["name"] == "root")
         .unwrap();
     assert_eq!(root["status"], "fail");
-    assert_eq!(root["fix"], "run it as root: cargo run -p doctor (the workspace runs it through sudo)");
+    assert_eq!(
+        root["fix"],
+        "run it as root: cargo run -p doctor (the workspace runs it through sudo)"
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 

@@ -12,9 +12,9 @@
 //! exit with PID 1's status ◀─────────── exit with the command's status
 //! ```
 
+use crate::{pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
-use crate::{pid, uts};
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

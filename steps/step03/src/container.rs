@@ -15,9 +15,9 @@
 
 use std::path::PathBuf;
 
+use crate::{mount, pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
-use crate::{mount, pid, uts};
 use workshop::explain::{self, Role};
 
 /// What the user asked for.

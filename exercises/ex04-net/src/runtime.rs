@@ -1,0 +1,56 @@
+// The runtime around your code, shared by the exercise and its solution
+// (`include!`d by both `main.rs`): step04's `main.rs`, plus a `net` module
+// that is step04's with your `setup_container` in place of its own. You do
+// not need to change this file.
+//
+// It keeps step04's contract: `ex04 [--network veth|none] [--rootfs DIR]
+// [--hostname NAME] [-v] [COMMAND...]`, the command's exit status, 125 when
+// the runtime fails.
+
+/// step04's `net` module, with your
+/// [`setup_container`](crate::wire::setup_container) in place of the step's:
+/// step04's `container.rs` calls `net::setup_container` in the container.
+mod net {
+    // The explicit `use` shadows the `setup_container` the glob brings in.
+    pub use crate::wire::setup_container;
+    pub use step04::net::*;
+}
+use step04::{mount, pid, uts};
+
+use clap::Parser;
+use step04::net::NetworkOpt;
+use step04::rootfs::RootfsOpt;
+use workshop::cli::Base;
+
+/// Runs COMMAND in its own network namespace too: with `--network veth`
+/// (the default) it gets eth0 at 10.200.x.2/30 (your code), wired to a host
+/// end at 10.200.x.1 that is called `host` inside; with `--network none`,
+/// only lo (exercise 4).
+#[derive(Parser, Debug)]
+#[command(name = env!("CARGO_BIN_NAME"), version)]
+struct Args {
+    #[command(flatten)]
+    network: NetworkOpt,
+    #[command(flatten)]
+    rootfs: RootfsOpt,
+    #[command(flatten)]
+    base: Base,
+}
+
+fn main() {
+    let args: Args = workshop::cli::parse();
+    workshop::explain::init(env!("CARGO_BIN_NAME"), args.base.explain);
+    workshop::exit::finish(run(args));
+}
+
+fn run(args: Args) -> anyhow::Result<i32> {
+    workshop::cli::require_root()?;
+    let rootfs = step04::rootfs::resolve(&args.rootfs)?;
+    container::run(&container::Config {
+        argv: args.base.argv(),
+        hostname: args.base.hostname,
+        rootfs,
+        network: args.network.network,
+        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+    })
+}

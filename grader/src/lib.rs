@@ -1,0 +1,95 @@
+//! The grader: builds each exercise of each learner's checkout and runs the
+//! workshop's own black-box checks (`testkit::checks`) against the binary,
+//! then reports a scorecard as a terminal table, JSON and JUnit XML.
+//!
+//! Untrusted code runs here: `cargo build` runs the learner's `build.rs`
+//! and proc macros as the user running the grader, and the checks run the
+//! learner's binaries as root. Grade in the lab VM, never on a machine you
+//! care about. Within that, a broken or hostile crate cannot stop the run:
+//! builds and checks have time limits, everything runs under a pids limit
+//! (a cgroup of the grader's own), processes left behind are killed, and
+//! mounts left on the host are reported and detached.
+
+pub mod report;
+pub mod run;
+
+use serde::{Deserialize, Serialize};
+
+/// The exercises the grader knows: package name and chapter.
+pub const EXERCISES: [(&str, u8); 6] = [
+    ("ex01", 1),
+    ("ex02", 2),
+    ("ex03", 3),
+    ("ex04", 4),
+    ("ex05", 5),
+    ("ex06", 6),
+];
+
+/// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole grading run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scorecard {
+    pub format_version: u32,
+    pub learners: Vec<Learner>,
+}
+
+/// One learner's checkout and the result of each exercise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Learner {
+    /// The checkout's directory name.
+    pub name: String,
+    pub path: String,
+    pub exercises: Vec<Exercise>,
+}
+
+/// How an exercise went.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Built, and every check passed.
+    Passed,
+    /// Built, and at least one check failed.
+    Failed,
+    /// `cargo build` failed or ran out of time.
+    DidNotBuild,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::DidNotBuild => "did not build",
+        }
+    }
+}
+
+/// One exercise of one learner.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Exercise {
+    /// `ex01`.
+    pub exercise: String,
+    pub chapter: u8,
+    pub status: Status,
+    pub checks_passed: usize,
+    pub checks_total: usize,
+    /// The first failing check, in words (or why it did not build).
+    pub first_failure: Option<String>,
+    /// The build's first error line and a tail of its output.
+    pub build_log: Option<String>,
+    pub checks: Vec<CheckResult>,
+    pub seconds: f64,
+}
+
+/// One check of one exercise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckResult {
+    /// `uts::hostname_inside`.
+    pub name: String,
+    pub passed: bool,
+    /// Why it failed, one sentence.
+    pub message: Option<String>,
+    pub seconds: f64,
+}

@@ -1,0 +1,5 @@
+//! The black-box checks of chapters 1 and 2, the same ones step02 must pass
+//! (they live in `testkit::checks`). Run them with `cargo test -p ex02-solution`;
+//! each failing one says, in a sentence, what behaviour is missing.
+
+testkit::step_tests!(env!("CARGO_BIN_EXE_ex02-solution"), 2);

@@ -1,0 +1,444 @@
+//! # Exercise 5: limits (cgroups, v2 and v1)
+//!
+//! Read first: chapter 5 of the book, `book/src/ch05-cgroups.md`.
+//!
+//! A cgroup is a directory in a special filesystem; its files are the
+//! knobs. This exercise is the container's own cgroup, [`Cgroup`]: step05's
+//! runtime (given) creates it before `clone3`, puts the container in it,
+//! asks it after the end whether the kernel OOM-killed the command, and
+//! removes it. The directories, the helpers and the removal are given; the
+//! files are yours. A host has one of two interfaces, and yours must speak
+//! both:
+//!
+//! | flag | cgroup v2 file | cgroup v1 file (hierarchy) |
+//! |---|---|---|
+//! | `--memory 64m` | `memory.max` = `67108864`, `memory.swap.max` = `0` | `memory.limit_in_bytes`, then `memory.memsw.limit_in_bytes`, both `67108864` (memory) |
+//! | `--cpus 0.5` | `cpu.max` = `50000 100000` | `cpu.cfs_period_us` = `100000`, then `cpu.cfs_quota_us` = `50000` (cpu) |
+//! | `--pids 10` | `pids.max` = `10` | `pids.max` = `10` (pids) |
+//! | join | `cgroup.procs` | `cgroup.procs` in every hierarchy |
+//! | OOM kills | `memory.events`, line `oom_kill N` | `memory.oom_control`, line `oom_kill N` |
+//!
+//! 1. [`v2_files`] and [`v1_files`]: which file gets which value, in the
+//!    order to write them (pure functions; step05's `cpu_max`,
+//!    `cpu_quota_us` and `CPU_PERIOD_US` do the arithmetic). The swap files
+//!    exist only on kernels with swap accounting; the given writer skips
+//!    them when they are missing.
+//! 2. [`enable_controllers`] (v2 only): a controller reaches a cgroup only if
+//!    its parent lists it in `cgroup.subtree_control`. Write the controllers
+//!    asked for, in one line (`+memory +cpu +pids`).
+//! 3. [`Cgroup::add_task`]: write the pid to `cgroup.procs` of every leaf.
+//! 4. [`Cgroup::oom_kills`]: read the file of the table above from the leaf
+//!    that holds `memory` and count with step05's `parse_oom_kill`.
+//!
+//! Write and read through the given [`write`] and [`read`]: they go through
+//! `workshop::call`, so `-v` shows each file access.
+//!
+//! Done when `cargo test -p ex05` passes: the unit tests in
+//! `src/limits_tests.rs` check your v2 files on a fake cgroup tree (no root
+//! needed), and the black-box checks of step05 run on this host's cgroups
+//! (an OOM kill is 137 with a message, a fork loop stops at `--pids`, a busy
+//! loop holds near `--cpus`, the cgroup is gone after the run). Stuck?
+//! `exercises/hints.toml` has hints, each more specific than the last.
+//!
+//! SOLUTION: this is the instructor's copy; the filled gaps are marked
+//! `// SOLUTION:`.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, getpid};
+use step05::cgroup::{CgroupError, LimitsOpt, Mode, PARENT, detect, sweep_stale};
+// Given for your code: step05's arithmetic and parser (unused until you use them).
+use step05::cgroup::{CPU_PERIOD_US, cpu_max, cpu_quota_us, parse_oom_kill};
+use workshop::{SyscallError, call};
+
+/// The controllers a container's cgroup uses, v2 names (enabled wherever
+/// the kernel offers them, also without their flag, so OOM kills are counted).
+pub const V2_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+
+/// The v1 hierarchies a container's cgroup joins: `cpuacct` accounts CPU
+/// time (a hierarchy of its own on some hosts, `cpu,cpuacct` on most).
+pub const V1_CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+
+/// Files that exist only on kernels with swap accounting.
+const OPTIONAL: [&str; 2] = ["memory.swap.max", "memory.memsw.limit_in_bytes"];
+
+/// cgroup v2: `(file, value)` to write into the leaf for `limits`, in order.
+pub fn v2_files(limits: &LimitsOpt) -> Vec<(&'static str, String)> {
+    // SOLUTION: one file per limit; swap limited too, or a command over
+    // memory.max would be swapped out instead of killed.
+    let mut files = Vec::new();
+    if let Some(bytes) = limits.memory {
+        files.push(("memory.max", bytes.to_string()));
+        files.push(("memory.swap.max", "0".to_owned()));
+    }
+    if let Some(cpus) = limits.cpus {
+        files.push(("cpu.max", cpu_max(cpus)));
+    }
+    if let Some(pids) = limits.pids {
+        files.push(("pids.max", pids.to_string()));
+    }
+    files
+}
+
+/// cgroup v1: `(controller, file, value)` to write into the leaf of the
+/// hierarchy that carries `controller`, for `limits`, in order.
+pub fn v1_files(limits: &LimitsOpt) -> Vec<(&'static str, &'static str, String)> {
+    // SOLUTION: memsw (memory+swap) may never be below limit_in_bytes, so it
+    // comes second; same value, so swap adds nothing.
+    let mut files = Vec::new();
+    if let Some(bytes) = limits.memory {
+        files.push(("memory", "memory.limit_in_bytes", bytes.to_string()));
+        files.push(("memory", "memory.memsw.limit_in_bytes", bytes.to_string()));
+    }
+    if let Some(cpus) = limits.cpus {
+        // SOLUTION: CFS bandwidth: quota µs of CPU time in every period.
+        files.push(("cpu", "cpu.cfs_period_us", CPU_PERIOD_US.to_string()));
+        files.push(("cpu", "cpu.cfs_quota_us", cpu_quota_us(cpus).to_string()));
+    }
+    if let Some(pids) = limits.pids {
+        files.push(("pids", "pids.max", pids.to_string()));
+    }
+    files
+}
+
+/// cgroup v2: lets `dir`'s children use `controllers`, by writing them to
+/// `dir/cgroup.subtree_control` in one line (`+memory +cpu +pids`).
+pub fn enable_controllers(dir: &Path, controllers: &[&str]) -> Result<(), SyscallError> {
+    // SOLUTION: one write; "+name" enables, "-name" would disable.
+    let line: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+    write(&dir.join("cgroup.subtree_control"), &line.join(" "))
+}
+
+/// One directory of the container's cgroup and the controllers it carries.
+#[derive(Debug)]
+struct Leaf {
+    path: PathBuf,
+    controllers: Vec<String>,
+}
+
+impl Leaf {
+    fn holds(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// The container's cgroup: one leaf on v2, one per hierarchy on v1.
+#[derive(Debug)]
+pub struct Cgroup {
+    mode: Mode,
+    leaves: Vec<Leaf>,
+    /// v2: the leaf, open, for `clone3(CLONE_INTO_CGROUP)`.
+    fd: Option<OwnedFd>,
+    limits: LimitsOpt,
+    /// Only the process that created it removes it on drop.
+    owner: Pid,
+}
+
+impl Cgroup {
+    /// Detects the cgroup mode under `root` and creates the cgroup `id`
+    /// (`<root>/contain-rs-workshop/<id>`, in every hierarchy on v1) with
+    /// `limits` written.
+    pub fn create(root: &Path, id: &str, limits: &LimitsOpt) -> Result<Cgroup, CgroupError> {
+        let mode = detect(root)?;
+        Cgroup::create_with_mode(root, mode, id, limits)
+    }
+
+    /// [`Cgroup::create`] for a known mode (a fake tree in a test).
+    pub fn create_with_mode(
+        root: &Path,
+        mode: Mode,
+        id: &str,
+        limits: &LimitsOpt,
+    ) -> Result<Cgroup, CgroupError> {
+        limits.check()?;
+        // Runs killed with SIGKILL could not remove their cgroups: do it now.
+        sweep_stale(root, mode);
+        let mut cgroup = Cgroup {
+            mode,
+            leaves: Vec::new(),
+            fd: None,
+            limits: limits.clone(),
+            owner: getpid(),
+        };
+        // From here on, an error drops `cgroup`, which removes what exists.
+        match mode {
+            Mode::V2 => {
+                let offered_file = root.join("cgroup.controllers");
+                let offered = read(&offered_file)?;
+                let offered: Vec<&str> = offered.split_whitespace().collect();
+                for needed in limits.controllers() {
+                    if !offered.contains(&needed) {
+                        return Err(CgroupError::MissingController {
+                            controller: needed.to_owned(),
+                            file: offered_file,
+                            hint: "boot with it enabled, or run in the lab VM; \
+                                   `cargo run -p doctor` shows what this host offers"
+                                .to_owned(),
+                        });
+                    }
+                }
+                let enable: Vec<&str> = V2_CONTROLLERS
+                    .into_iter()
+                    .filter(|c| offered.contains(c))
+                    .collect();
+                // The root may enable controllers although it has processes;
+                // the workshop parent never gets any (no-internal-process rule).
+                enable_controllers(root, &enable)?;
+                let parent = root.join(PARENT);
+                mkdir(&parent, true)?;
+                enable_controllers(&parent, &enable)?;
+                let leaf = parent.join(id);
+                mkdir(&leaf, false)?;
+                cgroup.leaves.push(Leaf {
+                    path: leaf.clone(),
+                    controllers: enable.iter().map(|c| c.to_string()).collect(),
+                });
+                cgroup.fd = Some(call("open", format!("{leaf:?}, O_DIRECTORY"), || {
+                    std::fs::File::open(&leaf)
+                        .map(OwnedFd::from)
+                        .map_err(io_errno)
+                })?);
+            }
+            Mode::Hybrid | Mode::V1 => {
+                let all = v1_hierarchies(root);
+                for needed in limits.controllers() {
+                    if !all.iter().any(|h| h.holds(needed)) {
+                        return Err(CgroupError::NoHierarchy {
+                            controller: needed.to_owned(),
+                            root: root.to_owned(),
+                        });
+                    }
+                }
+                for hierarchy in all {
+                    let parent = hierarchy.path.join(PARENT);
+                    mkdir(&parent, true)?;
+                    let leaf = parent.join(id);
+                    mkdir(&leaf, false)?;
+                    cgroup.leaves.push(Leaf {
+                        path: leaf,
+                        controllers: hierarchy.controllers,
+                    });
+                }
+            }
+        }
+        cgroup.write_limits(limits)?;
+        Ok(cgroup)
+    }
+
+    /// Writes [`v2_files`] or [`v1_files`] into the leaves.
+    fn write_limits(&self, limits: &LimitsOpt) -> Result<(), CgroupError> {
+        let files: Vec<(PathBuf, String)> = match self.mode {
+            Mode::V2 => v2_files(limits)
+                .into_iter()
+                .map(|(file, value)| (self.leaves[0].path.join(file), value))
+                .collect(),
+            Mode::Hybrid | Mode::V1 => {
+                let mut files = Vec::new();
+                for (controller, file, value) in v1_files(limits) {
+                    let leaf =
+                        self.leaf_with(controller)
+                            .ok_or_else(|| CgroupError::NoHierarchy {
+                                controller: controller.to_owned(),
+                                root: PathBuf::from(step05::cgroup::DEFAULT_ROOT),
+                            })?;
+                    files.push((leaf.path.join(file), value));
+                }
+                files
+            }
+        };
+        for (path, value) in files {
+            let optional = path
+                .file_name()
+                .is_some_and(|n| OPTIONAL.iter().any(|o| n == *o));
+            if optional && !path.exists() {
+                continue;
+            }
+            write(&path, &value)?;
+        }
+        Ok(())
+    }
+
+    /// The leaf that carries `controller` (v2: the one leaf, if enabled).
+    fn leaf_with(&self, controller: &str) -> Option<&Leaf> {
+        self.leaves.iter().find(|l| l.holds(controller))
+    }
+
+    /// v2: the leaf's descriptor for `clone3(CLONE_INTO_CGROUP)`: the child
+    /// is born inside. v1: `None`, the runtime calls [`Cgroup::add_task`].
+    pub fn clone_into_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// Moves process `pid` into the cgroup (its later children start inside).
+    pub fn add_task(&self, pid: Pid) -> Result<(), CgroupError> {
+        // SOLUTION: one write per leaf: on v1 each hierarchy has its own
+        // membership.
+        for leaf in &self.leaves {
+            write(&leaf.path.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// How many processes the kernel's OOM killer has killed in the cgroup.
+    pub fn oom_kills(&self) -> Result<u64, CgroupError> {
+        // SOLUTION: no memory controller, no OOM kills to count.
+        let Some(leaf) = self.leaf_with("memory") else {
+            return Ok(0);
+        };
+        // SOLUTION: "... oom 1\noom_kill 1\n" (v2) or "oom_kill_disable 0\n
+        // under_oom 0\noom_kill 1\n" (v1); the same line in both.
+        let file = match self.mode {
+            Mode::V2 => leaf.path.join("memory.events"),
+            Mode::Hybrid | Mode::V1 => leaf.path.join("memory.oom_control"),
+        };
+        let text = read(&file)?;
+        parse_oom_kill(&file, &text)
+    }
+
+    /// The `--memory` limit in bytes, if one was set.
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.limits.memory
+    }
+
+    /// Kills whatever is left in the cgroup and removes its leaves (the
+    /// shared parent stays).
+    pub fn remove(mut self) -> Result<(), CgroupError> {
+        self.remove_leaves()
+    }
+
+    fn remove_leaves(&mut self) -> Result<(), CgroupError> {
+        self.fd = None;
+        let mut first_error = None;
+        for leaf in std::mem::take(&mut self.leaves) {
+            if let Err(err) = remove_leaf(&leaf.path) {
+                first_error.get_or_insert(err);
+            }
+        }
+        match first_error {
+            Some(err) => Err(err.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        if getpid() != self.owner || self.leaves.is_empty() {
+            return;
+        }
+        if let Err(err) = self.remove_leaves() {
+            eprintln!(
+                "{}: warning: could not remove the cgroup: {err}",
+                workshop::explain::program()
+            );
+        }
+    }
+}
+
+/// Writes `value` to the cgroup file `path` (one `write(2)`).
+pub fn write(path: &Path, value: &str) -> Result<(), SyscallError> {
+    call("write", format!("{path:?}, {value:?}"), || {
+        std::fs::write(path, value).map_err(io_errno)
+    })
+}
+
+/// Reads the cgroup file `path`.
+pub fn read(path: &Path) -> Result<String, SyscallError> {
+    let mut text = String::new();
+    call("read", format!("{path:?}"), || {
+        text = std::fs::read_to_string(path).map_err(io_errno)?;
+        Ok(())
+    })?;
+    Ok(text)
+}
+
+fn io_errno(err: std::io::Error) -> Errno {
+    Errno::from_raw(err.raw_os_error().unwrap_or(Errno::EIO as i32))
+}
+
+/// `mkdir(2)`; with `shared`, a directory that exists already is fine.
+fn mkdir(path: &Path, shared: bool) -> Result<(), SyscallError> {
+    if shared && path.is_dir() {
+        return Ok(());
+    }
+    call("mkdir", format!("{path:?}"), || {
+        match std::fs::create_dir(path) {
+            Err(e) if shared && e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other.map_err(io_errno),
+        }
+    })
+}
+
+/// SIGKILLs what is left in a leaf, then `rmdir(2)`s it, retrying while the
+/// kernel still releases the processes (EBUSY).
+fn remove_leaf(leaf: &Path) -> Result<(), SyscallError> {
+    if !leaf.exists() {
+        return Ok(());
+    }
+    if let Ok(procs) = std::fs::read_to_string(leaf.join("cgroup.procs")) {
+        for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    let mut tries = 0;
+    loop {
+        match call("rmdir", format!("{leaf:?}"), || {
+            std::fs::remove_dir(leaf).map_err(io_errno)
+        }) {
+            Err(err) if err.errno == Errno::EBUSY && tries < 200 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One mounted v1 hierarchy and its controllers.
+#[derive(Debug)]
+struct Hierarchy {
+    path: PathBuf,
+    controllers: Vec<String>,
+}
+
+impl Hierarchy {
+    fn holds(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// The v1 hierarchies under `root` that carry [`V1_CONTROLLERS`], each once:
+/// a directory named after its controllers (`memory`, `cpu,cpuacct`) with a
+/// `cgroup.procs` inside. Symlinks (`cpu -> cpu,cpuacct`) are skipped.
+fn v1_hierarchies(root: &Path) -> Vec<Hierarchy> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut found: Vec<Hierarchy> = Vec::new();
+    for controller in V1_CONTROLLERS {
+        if found.iter().any(|h| h.holds(controller)) {
+            continue;
+        }
+        let name = names
+            .iter()
+            .find(|n| n.split(',').any(|c| c == controller))
+            .filter(|n| root.join(n).join("cgroup.procs").is_file());
+        if let Some(name) = name {
+            found.push(Hierarchy {
+                path: root.join(name),
+                controllers: name.split(',').map(str::to_owned).collect(),
+            });
+        }
+    }
+    found
+}

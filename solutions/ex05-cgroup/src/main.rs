@@ -1,0 +1,14 @@
+//! Exercise 5: limits. Your code goes in `src/limits.rs`; you do not need to
+//! change this file. The rest of the runtime is step05's own: its
+//! parent/child dance (`steps/step05/src/container.rs`, compiled here as it
+//! is) and its `main.rs` (in `src/runtime.rs`). `src/limits_tests.rs` tests
+//! your cgroup v2 files on a fake cgroup tree, without root.
+
+#[path = "../../../steps/step05/src/container.rs"]
+mod container;
+mod limits;
+#[cfg(test)]
+#[path = "../../../exercises/ex05-cgroup/src/limits_tests.rs"]
+mod limits_tests;
+
+include!("../../../exercises/ex05-cgroup/src/runtime.rs");

@@ -172,6 +172,60 @@ pub fn mount_sys() -> Result<(), SyscallError> {
 }
 // ANCHOR_END: sys
 
+// ANCHOR: protect_proc
+/// The parts of `/proc` that change the whole machine, not just the
+/// container: sysctls (`/proc/sys/kernel/core_pattern` names a program the
+/// *host* runs as root on every crash, a classic escape), the SysRq trigger,
+/// interrupt and bus settings. Docker makes the same list read-only.
+pub const READONLY_PROC: [&str; 5] = [
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/irq",
+    "/proc/bus",
+    "/proc/fs",
+];
+
+/// Makes [`READONLY_PROC`] read-only inside the container. Once the
+/// command has lost CAP_SYS_ADMIN (step06) it cannot remount them.
+pub fn protect_proc() -> Result<(), SyscallError> {
+    for path in READONLY_PROC {
+        if std::fs::symlink_metadata(path).is_err() {
+            continue; // not in this kernel's /proc
+        }
+        // A bind mount of the path onto itself makes it a mount of its own;
+        // only a remount can then make that mount read-only (MS_RDONLY is
+        // ignored when the bind mount is created).
+        call(
+            "mount",
+            format!("{path:?}, {path:?}, NULL, MS_BIND|MS_REC"),
+            || {
+                mount(
+                    Some(path),
+                    path,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+            },
+        )?;
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        call(
+            "mount",
+            format!(
+                "NULL, {path:?}, NULL, MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC"
+            ),
+            || mount(None::<&str>, path, None::<&str>, flags, None::<&str>),
+        )?;
+    }
+    Ok(())
+}
+// ANCHOR_END: protect_proc
+
 // ANCHOR: bind_text
 /// Shows `contents` at `target` inside the container (its own `/etc/hosts`,
 /// say) without writing to the rootfs, which other containers share: the

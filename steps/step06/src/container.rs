@@ -115,6 +115,8 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::mount_proc()?;
         mount::mount_dev()?;
         mount::mount_sys()?;
+        // With capabilities cut, a read-only /proc/sys stays read-only.
+        mount::protect_proc()?;
         // `host` resolves to the host end; DNS servers as on the host.
         mount::bind_text(
             "/etc/hosts",

@@ -134,3 +134,25 @@ pub fn unknown_capability_is_125(t: &Target) -> Result<(), String> {
     expect_code(&out, 125, "--cap-add FLY")?;
     expect_one_line(&out, &["FLY"], "--cap-add FLY")
 }
+
+/// `/proc/sys` cannot be written: `core_pattern` names a program the host
+/// runs as root, so a writable one is a way out of the container.
+pub fn proc_sys_is_read_only(t: &Target) -> Result<(), String> {
+    // `: >>` opens the file for writing and writes nothing: harmless even
+    // when the check fails (the host's core_pattern is left as it was).
+    let out = t.run(&["sh", "-c", ": >> /proc/sys/kernel/core_pattern"])?;
+    if out.code == 0 {
+        return Err(
+            "/proc/sys/kernel/core_pattern could be opened for writing inside the container: \
+                    make /proc/sys read-only (bind it onto itself, remount MS_RDONLY)"
+                .into(),
+        );
+    }
+    if !out.stderr.contains("Read-only file system") {
+        return Err(format!(
+            "the write to /proc/sys failed, but not because /proc/sys is read-only: {:?}",
+            out.stderr.trim()
+        ));
+    }
+    Ok(())
+}

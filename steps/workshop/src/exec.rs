@@ -38,12 +38,17 @@ pub fn exec_command(argv: &[String]) -> ! {
     });
 
     // Signal masks and ignored signals survive execve. The runtime blocks
-    // signals to wait for them, and Rust's start-up code ignores SIGPIPE; the
-    // command must start with neither, or `yes | head` never ends.
+    // signals to wait for them; Rust's start-up code ignores SIGPIPE; and a
+    // runtime started in the background by a shell (`step06 ... &`) has
+    // SIGINT and SIGQUIT ignored. The command must start with none of that,
+    // or `yes | head` never ends and a forwarded Ctrl-C does nothing.
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installing SIG_DFL runs no handler code of ours.
-    let _ = unsafe { sigaction(Signal::SIGPIPE, &default) };
+    for signal in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL runs no handler code of ours.
+        let _ = unsafe { sigaction(signal, &default) };
+    }
+    crate::explain!("sigprocmask(SIG_SETMASK, {{}}) + sigaction(every signal, SIG_DFL) = 0");
 
     let args: Vec<CString> = match argv.iter().map(|a| CString::new(a.as_bytes())).collect() {
         Ok(args) => args,

@@ -127,6 +127,7 @@ macro_rules! chapter_groups {
         $crate::chapter_groups!($bin, $step, 1);
         $crate::check_group!($bin, $step, pid: command_is_pid_2_under_init, ps_shows_only_the_container,
             pid_namespace_differs, orphans_are_reaped, sigterm_reaches_the_command, sigint_reaches_the_command,
+            sigint_works_when_caller_ignores_it,
             kill_9_of_runtime_kills_container, host_proc_untouched);
     };
     ($bin:expr, $step:tt, 3) => {

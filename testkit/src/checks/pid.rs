@@ -132,8 +132,20 @@ pub fn sigint_reaches_the_command(t: &Target) -> Result<(), String> {
     signal_reaches(t, Signal::SIGINT)
 }
 
+/// A shell starts background jobs with SIGINT ignored, and ignored signals
+/// survive execve: the command must still start with SIGINT's default action.
+pub fn sigint_works_when_caller_ignores_it(t: &Target) -> Result<(), String> {
+    signal_reaches_with(t, Signal::SIGINT, true).map_err(|e| {
+        format!("{e} (the runtime was started with SIGINT ignored, as `step &` in a shell does: reset every signal to SIG_DFL before exec)")
+    })
+}
+
 fn signal_reaches(t: &Target, signal: Signal) -> Result<(), String> {
-    let mut child = start_ready(t)?;
+    signal_reaches_with(t, signal, false)
+}
+
+fn signal_reaches_with(t: &Target, signal: Signal, caller_ignores: bool) -> Result<(), String> {
+    let mut child = start_ready_with(t, caller_ignores)?;
     let runtime = Pid::from_raw(child.id() as i32);
     kill(runtime, signal).map_err(|e| format!("kill: {e}"))?;
     let status = wait_limited(&mut child, Duration::from_secs(10))
@@ -187,8 +199,29 @@ pub fn host_proc_untouched(t: &Target) -> Result<(), String> {
 
 /// Starts `sh -c 'echo ready; exec sleep 30'` and returns once it printed ready.
 pub fn start_ready(t: &Target) -> Result<Child, String> {
+    start_ready_with(t, false)
+}
+
+fn start_ready_with(t: &Target, ignore_sigint: bool) -> Result<Child, String> {
     let mut cmd = t.command(&["sh", "-c", "echo ready; exec sleep 30"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    if ignore_sigint {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec this only calls sigaction, which is
+        // async-signal-safe, and touches no memory of the parent's.
+        unsafe {
+            cmd.pre_exec(|| {
+                let ignore = nix::sys::signal::SigAction::new(
+                    nix::sys::signal::SigHandler::SigIgn,
+                    nix::sys::signal::SaFlags::empty(),
+                    nix::sys::signal::SigSet::empty(),
+                );
+                nix::sys::signal::sigaction(Signal::SIGINT, &ignore)
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            });
+        }
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", t.name()))?;

@@ -9,6 +9,10 @@
 //! probe try-sethostname NAME sethostname(NAME): changes the hostname of the
 //!                            UTS namespace it runs in; never run it on a host
 //! probe raw-socket           socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
+//! probe attack NAME MARKER    one of the escape lab's attacks (see attack.rs);
+//!                            prints one line, `ESCAPED ...` or `BLOCKED ...`
+//! probe attack list          the attacks' names, one a line
+//! probe euid                 the effective uid (run by the setuid attack)
 //! ```
 //!
 //! The `try-*` commands print `ok` (exit 0) or the errno's name, such as
@@ -19,7 +23,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-const USAGE: &str = "usage: probe [report | try-mount [DIR] | try-sethostname NAME | raw-socket]";
+mod attack;
+
+const USAGE: &str = "usage: probe [report | try-mount [DIR] | try-sethostname NAME | raw-socket | attack NAME MARKER | attack list | euid]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +39,35 @@ fn main() {
         ["try-mount", dir] => try_mount(Some(dir)),
         ["try-sethostname", name] => outcome(sethostname(name)),
         ["raw-socket"] => outcome(raw_socket()),
+        ["attack", "list"] => {
+            for (name, what) in attack::ATTACKS {
+                println!("{name}\t{what}");
+            }
+            0
+        }
+        ["attack", name, marker] => match attack::run(name, Path::new(marker)) {
+            Some(Ok(attack::Outcome::Escaped(detail))) => {
+                println!("ESCAPED {detail}");
+                0
+            }
+            Some(Ok(attack::Outcome::Blocked(detail))) => {
+                println!("BLOCKED {detail}");
+                0
+            }
+            Some(Err(setup)) => {
+                println!("ERROR {setup}");
+                2
+            }
+            None => {
+                eprintln!("probe: unknown attack {name:?}; `probe attack list` names them");
+                2
+            }
+        },
+        ["euid"] => {
+            // SAFETY: geteuid cannot fail.
+            println!("{}", unsafe { libc::geteuid() });
+            0
+        }
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             0
@@ -374,6 +409,13 @@ fn errno_name(errno: i32) -> String {
         libc::ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADMSG => "EBADMSG",
+        libc::EKEYREJECTED => "EKEYREJECTED",
+        libc::ENOKEY => "ENOKEY",
+        libc::ENODATA => "ENODATA",
+        libc::ENXIO => "ENXIO",
         _ => return format!("errno {errno}"),
     };
     name.to_owned()

@@ -5,7 +5,13 @@
 //! black-box ones run as root through the workspace's runner), and the
 //! project-level checks that are not `cargo test`s.
 
+mod bench;
+mod book;
+mod escape;
+mod soak;
+mod teeth;
 mod test;
+mod vm;
 
 use clap::{Parser, Subcommand};
 
@@ -20,11 +26,32 @@ struct Cli {
 enum Command {
     /// Run everything CI runs, phase by phase, and print a summary.
     Test(test::Args),
+    /// Time container start-up against crun and runc, and break step06's time down.
+    Bench(bench::BenchArgs),
+    /// Run the steps on a cgroup v2 kernel in qemu (see xtask/src/vm.rs).
+    VmTest(vm::VmArgs),
+    /// Check the lab VM's files: shellcheck, vagrant validate, provisioning on fakes.
+    LabCheck,
+    /// The book: check it, record the steps' outputs, load it in a browser.
+    Book(book::Args),
+    /// Run step06 under load and faults; check that nothing leaks.
+    Soak(soak::Args),
+    /// The escape lab: every attack against every step; step06 must block all.
+    Escape(escape::Args),
+    /// Prove the exercises' tests have teeth: starters fail, solutions pass.
+    Teeth,
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test(args) => test::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::VmTest(args) => vm::run(args),
+        Command::LabCheck => vm::lab_check(),
+        Command::Book(args) => book::run(args),
+        Command::Escape(args) => escape::run(args),
+        Command::Soak(args) => soak::run(args),
+        Command::Teeth => teeth::run(),
     }
 }
 

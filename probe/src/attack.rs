@@ -1,0 +1,996 @@
+//! `probe attack NAME MARKER`: the escape lab's attacks, each a harmless
+//! probe of one hole that real container breakouts went through.
+//!
+//! Every attack prints exactly one line, `ESCAPED <detail>` when the hole is
+//! open or `BLOCKED <errno or why>` when something closed it, and exits 0
+//! (2 when it could not even set itself up). None of them uses the hole to
+//! hurt the host: the early steps share the host's PID, time and mount
+//! namespaces, and the lab runs as root on real machines. Each attack's doc
+//! comment says what the real attack did and what the probe does instead.
+//!
+//! MARKER is the absolute path of a file that exists on the host and not in
+//! the container's root: seeing it from inside means reaching the host's
+//! filesystem.
+
+use std::ffi::{CStr, CString};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::{errno_name, last_errno, open_fds};
+
+/// What an attack found.
+pub enum Outcome {
+    Escaped(String),
+    Blocked(String),
+}
+
+use Outcome::{Blocked, Escaped};
+
+/// Every attack: its name and one line on what the real breakout did.
+pub const ATTACKS: &[(&str, &str)] = &[
+    (
+        "chroot",
+        "climb out of a chroot with chdir(\"..\") and chroot(\".\")",
+    ),
+    ("proc-root", "reach the host's / through /proc/1/root"),
+    (
+        "cwd",
+        "start with a working directory on the host (CVE-2024-21626)",
+    ),
+    (
+        "leaked-fd",
+        "use a directory fd leaked by the runtime (CVE-2024-21626)",
+    ),
+    ("mount-proc", "mount a fresh, unmasked proc"),
+    ("mount-sysfs", "mount a fresh, writable sysfs"),
+    ("remount-root", "remount / (to drop ro/nosuid/nodev)"),
+    ("remount-sys", "remount /sys read-write"),
+    ("bind-mount", "bind-mount a directory somewhere else"),
+    ("mknod-disk", "mknod the host's disk and read it"),
+    ("cgroup-limits", "write its own cgroup limits"),
+    ("release-agent", "cgroup v1 release_agent (CVE-2022-0492)"),
+    ("proc-sys", "write a host-wide sysctl (core_pattern)"),
+    ("kernel-module", "load a kernel module"),
+    ("settime", "set the host's clock"),
+    ("reboot", "reboot the host"),
+    ("ptrace", "ptrace a process outside the container"),
+    ("raw-socket", "open a raw socket without CAP_NET_RAW"),
+    ("setuid", "regain root through a setuid binary"),
+    (
+        "runtime-exe",
+        "overwrite the runtime through /proc/PID/exe (CVE-2019-5736)",
+    ),
+];
+
+/// Runs attack `name`; `None` for an unknown name.
+pub fn run(name: &str, marker: &Path) -> Option<Result<Outcome, String>> {
+    Some(match name {
+        "chroot" => chroot_escape(marker),
+        "proc-root" => Ok(proc_root(marker)),
+        "cwd" => Ok(cwd(marker)),
+        "leaked-fd" => Ok(leaked_fd(marker)),
+        "mount-proc" => mount_new("proc", "proc"),
+        "mount-sysfs" => mount_new("sysfs", "sysfs"),
+        "remount-root" => Ok(remount_root()),
+        "remount-sys" => Ok(remount_sys()),
+        "bind-mount" => bind_mount(),
+        "mknod-disk" => mknod_disk(),
+        "cgroup-limits" => cgroup_limits(),
+        "release-agent" => release_agent(),
+        "proc-sys" => Ok(proc_sys()),
+        "kernel-module" => Ok(kernel_module()),
+        "settime" => Ok(settime()),
+        "reboot" => Ok(reboot()),
+        "ptrace" => Ok(ptrace()),
+        "raw-socket" => Ok(match crate::raw_socket() {
+            Ok(()) => Escaped("socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) succeeded".into()),
+            Err(e) => Blocked(format!("socket(AF_INET, SOCK_RAW): {}", errno_name(e))),
+        }),
+        "setuid" => setuid(),
+        "runtime-exe" => Ok(runtime_exe()),
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Small wrappers
+
+fn cstr(s: impl AsRef<[u8]>) -> CString {
+    CString::new(s.as_ref()).unwrap_or_default()
+}
+
+fn errno_of(rc: libc::c_long) -> Result<libc::c_long, i32> {
+    if rc < 0 { Err(last_errno()) } else { Ok(rc) }
+}
+
+fn ok_or_errno(rc: libc::c_int) -> Result<(), i32> {
+    errno_of(rc.into()).map(drop)
+}
+
+/// A directory the container can write to: /tmp, else /.
+fn scratch_base() -> &'static str {
+    if Path::new("/tmp").is_dir() {
+        "/tmp"
+    } else {
+        ""
+    }
+}
+
+/// A fresh, empty directory of ours; removed by [`Scratch`]'s drop.
+struct Scratch(String);
+
+impl Scratch {
+    fn new(what: &str) -> Result<Scratch, String> {
+        let dir = format!("{}/.probe-{what}-{}", scratch_base(), std::process::id());
+        std::fs::create_dir(&dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
+        Ok(Scratch(dir))
+    }
+
+    fn c(&self) -> CString {
+        cstr(&self.0)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn mount(
+    src: &str,
+    target: &CStr,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: &str,
+) -> Result<(), i32> {
+    let src = cstr(src);
+    let fstype = fstype.map(cstr);
+    let data = cstr(data);
+    // SAFETY: every pointer is a NUL-terminated string (or NULL) that
+    // outlives the call.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
+            flags,
+            data.as_ptr().cast(),
+        )
+    };
+    ok_or_errno(rc)
+}
+
+fn umount(target: &CStr) {
+    // SAFETY: target is a NUL-terminated string.
+    unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+}
+
+/// Walks `..` from the directory `fd` far past any sane depth and says
+/// whether `marker` is then reachable. `..` stops only at the process's own
+/// root: from a directory outside it, the walk climbs to the real root of the
+/// mount namespace.
+fn marker_above(fd: libc::c_int, marker: &Path) -> bool {
+    let dotdot = c"..";
+    // SAFETY: fd is an open directory; F_DUPFD_CLOEXEC gives us our own copy.
+    let mut cur = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if cur < 0 {
+        return false;
+    }
+    for _ in 0..256 {
+        // SAFETY: cur is an open directory fd and dotdot a NUL-terminated string.
+        let up = unsafe {
+            libc::openat(
+                cur,
+                dotdot.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        // SAFETY: cur is ours and not used after this.
+        unsafe { libc::close(cur) };
+        if up < 0 {
+            return false;
+        }
+        cur = up;
+    }
+    let rel = cstr(
+        marker
+            .as_os_str()
+            .as_bytes()
+            .strip_prefix(b"/")
+            .unwrap_or_default(),
+    );
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: cur is open, rel is NUL-terminated, st is writable.
+    let rc = unsafe { libc::fstatat(cur, rel.as_ptr(), &mut st, 0) };
+    // SAFETY: cur is ours.
+    unsafe { libc::close(cur) };
+    rc == 0
+}
+
+fn is_dir_fd(fd: libc::c_int) -> bool {
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is writable; a bad fd only gives EBADF.
+    unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR }
+}
+
+// ---------------------------------------------------------------------------
+// The attacks
+
+/// The classic chroot escape: a process that may call chroot(2) makes a
+/// directory, chroots into it *without* chdir'ing into it, so its working
+/// directory is now above its root, climbs with `chdir("..")` as far as it
+/// likes, and `chroot(".")` at the top is the real root. chroot was never a
+/// security boundary. The real attack then runs a shell there; the probe
+/// only looks for the host's marker file.
+/// Closed by pivot_root in a mount namespace: the host's root is detached,
+/// so the top of the climb is the container's own root.
+fn chroot_escape(marker: &Path) -> Result<Outcome, String> {
+    let jail = Scratch::new("chroot")?;
+    // SAFETY: the path is NUL-terminated.
+    if let Err(e) = ok_or_errno(unsafe { libc::chroot(jail.c().as_ptr()) }) {
+        return Ok(Blocked(format!("chroot: {}", errno_name(e))));
+    }
+    for _ in 0..256 {
+        // SAFETY: a constant NUL-terminated path.
+        unsafe { libc::chdir(c"..".as_ptr()) };
+    }
+    // SAFETY: a constant NUL-terminated path.
+    if let Err(e) = ok_or_errno(unsafe { libc::chroot(c".".as_ptr()) }) {
+        return Ok(Blocked(format!("chroot(\".\"): {}", errno_name(e))));
+    }
+    // Scratch's drop removes the jail by its absolute path, which is right
+    // again now that we are back at the top.
+    Ok(if marker.exists() {
+        Escaped(format!(
+            "chroot(\".\") after climbing out of a jail: {} is visible",
+            marker.display()
+        ))
+    } else {
+        Blocked(
+            "the climb ends at the container's own root: no host root in this mount namespace"
+                .into(),
+        )
+    })
+}
+
+/// /proc/PID/root is a "magic link" to another process's root directory:
+/// following it ignores our own root. A container that sees a host process
+/// (PID 1 of the host, when it has no PID namespace) walks into the host's
+/// filesystem. Closed by the PID namespace plus pivot_root (PID 1 is the
+/// container's init, whose root is the container's), and by the ptrace
+/// access check that guards the link (capabilities).
+fn proc_root(marker: &Path) -> Outcome {
+    let path = format!("/proc/1/root{}", marker.display());
+    match std::fs::metadata(&path) {
+        Ok(_) => Escaped(format!("{path} exists: /proc/1/root is the host's /")),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOENT) => {
+                Blocked("ENOENT: PID 1's root is the container's, the marker is not there".into())
+            }
+            Some(n) => Blocked(format!("{path}: {}", errno_name(n))),
+            None => Blocked(format!("{path}: {e}")),
+        },
+    }
+}
+
+/// CVE-2024-21626: runc left a descriptor of a host directory open, and an
+/// image whose working directory was `/proc/self/fd/7` started with its cwd
+/// on the host; `../../..` from there is the host's /. The probe climbs
+/// from its cwd (through /proc/self/cwd) and looks for the marker.
+/// Closed by pivot_root (the cwd is set inside the new root) and by a
+/// runtime that leaks no descriptors.
+fn cwd(marker: &Path) -> Outcome {
+    // SAFETY: a constant NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/cwd".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Blocked(format!("/proc/self/cwd: {}", errno_name(last_errno())));
+    }
+    let above = marker_above(fd, marker);
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    let here = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| format!("({e})"));
+    if above {
+        Escaped(format!(
+            "climbing from the working directory {here} reaches {}",
+            marker.display()
+        ))
+    } else {
+        Blocked(format!(
+            "the working directory {here} is inside the container"
+        ))
+    }
+}
+
+/// The other half of CVE-2024-21626: any directory descriptor open in the
+/// container that points outside its root is a way out (`openat(fd, "..")`).
+/// The lab starts every runtime with a host directory open as fd 7, the way
+/// runc leaked its cgroup directory. Closed by the runtime closing every
+/// descriptor above 2 before exec (close_range, in workshop::exec).
+fn leaked_fd(marker: &Path) -> Outcome {
+    let fds = match open_fds() {
+        Ok(fds) => fds,
+        Err(e) => return Blocked(format!("/proc/self/fd: {e}")),
+    };
+    let dirs: Vec<i32> = fds.into_iter().filter(|&fd| is_dir_fd(fd)).collect();
+    for &fd in &dirs {
+        if marker_above(fd, marker) {
+            let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            return Escaped(format!("fd {fd} ({target}) leads to {}", marker.display()));
+        }
+    }
+    if dirs.is_empty() {
+        Blocked("no directory descriptor is open: the runtime closed what it inherited".into())
+    } else {
+        Blocked(format!(
+            "directory fds {dirs:?} all lie inside the container"
+        ))
+    }
+}
+
+/// A fresh proc or sysfs mount is unmasked and writable even where the
+/// runtime made /proc/sys or /sys read-only; the real attack then writes
+/// /proc/sys/kernel/core_pattern or /sys/kernel/uevent_helper. The probe
+/// mounts on a scratch directory and unmounts at once.
+/// Closed by capabilities (mount needs CAP_SYS_ADMIN).
+fn mount_new(fstype: &str, source: &str) -> Result<Outcome, String> {
+    let dir = Scratch::new(&format!("mnt-{fstype}"))?;
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    Ok(match mount(source, &dir.c(), Some(fstype), flags, "") {
+        Ok(()) => {
+            umount(&dir.c());
+            Escaped(format!("mounted a new {fstype} (and unmounted it)"))
+        }
+        Err(e) => Blocked(format!("mount {fstype}: {}", errno_name(e))),
+    })
+}
+
+/// The MS_* flags a bind remount must repeat to leave a mount as it is.
+fn flags_of(path: &CStr) -> Result<libc::c_ulong, i32> {
+    // SAFETY: an all-zero statvfs is a valid out-buffer.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated, st writable.
+    ok_or_errno(unsafe { libc::statvfs(path.as_ptr(), &mut st) })?;
+    let f = st.f_flag;
+    let mut flags = 0;
+    for (st_flag, ms_flag) in [
+        (libc::ST_RDONLY, libc::MS_RDONLY),
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if f & st_flag != 0 {
+            flags |= ms_flag;
+        }
+    }
+    // Without either, the kernel would default the remount to relatime.
+    if flags & (libc::MS_NOATIME | libc::MS_RELATIME) == 0 {
+        flags |= libc::MS_STRICTATIME;
+    }
+    Ok(flags)
+}
+
+/// A container that may remount / can drop `ro`, `nosuid` or `nodev` from
+/// it. The probe remounts / with exactly the flags it already has, a no-op
+/// that proves the permission (on the early steps this is the host's /).
+/// Closed by capabilities (CAP_SYS_ADMIN).
+fn remount_root() -> Outcome {
+    let root = c"/";
+    let flags = match flags_of(root) {
+        Ok(f) => f,
+        Err(e) => return Blocked(format!("statvfs /: {}", errno_name(e))),
+    };
+    match mount("", root, None, libc::MS_REMOUNT | libc::MS_BIND | flags, "") {
+        Ok(()) => Escaped("remounted / (with the flags it had: a no-op)".into()),
+        Err(e) => Blocked(format!("remount /: {}", errno_name(e))),
+    }
+}
+
+/// A writable /sys lets the container write host-wide knobs such as
+/// /sys/kernel/uevent_helper (a program the kernel runs as root on the host
+/// at the next uevent). The probe makes a read-only /sys writable and puts
+/// it back; a /sys that is already writable is the hole itself.
+/// Closed by mounting /sys read-only (pivot_root's step) plus capabilities
+/// (without CAP_SYS_ADMIN it cannot be remounted).
+fn remount_sys() -> Outcome {
+    let sys = c"/sys";
+    let flags = match flags_of(sys) {
+        Ok(f) => f,
+        Err(e) => return Blocked(format!("statvfs /sys: {}", errno_name(e))),
+    };
+    if flags & libc::MS_RDONLY == 0 {
+        return Escaped("/sys is mounted read-write already".into());
+    }
+    match mount(
+        "",
+        sys,
+        None,
+        libc::MS_REMOUNT | libc::MS_BIND | (flags & !libc::MS_RDONLY),
+        "",
+    ) {
+        Ok(()) => {
+            let _ = mount("", sys, None, libc::MS_REMOUNT | libc::MS_BIND | flags, "");
+            Escaped("remounted /sys read-write (and back)".into())
+        }
+        Err(e) => Blocked(format!("remount /sys rw: {}", errno_name(e))),
+    }
+}
+
+/// A bind mount can put any directory the container sees anywhere it
+/// likes, over masked paths for instance. The probe binds / onto a scratch
+/// directory and unmounts it. Closed by capabilities (CAP_SYS_ADMIN).
+fn bind_mount() -> Result<Outcome, String> {
+    let dir = Scratch::new("bind")?;
+    Ok(match mount("/", &dir.c(), None, libc::MS_BIND, "") {
+        Ok(()) => {
+            umount(&dir.c());
+            Escaped("bind-mounted / onto a scratch directory (and unmounted it)".into())
+        }
+        Err(e) => Blocked(format!("mount MS_BIND: {}", errno_name(e))),
+    })
+}
+
+/// The host's first disk as (major, minor, name), from /proc/partitions
+/// (global even inside a container) or else /sys/dev/block.
+fn host_disk() -> Option<(u32, u32, String)> {
+    let text = std::fs::read_to_string("/proc/partitions").unwrap_or_default();
+    let from_partitions = text.lines().skip(2).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let name = *f.get(3)?;
+        if ["loop", "ram", "zram", "sr", "nbd"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            return None;
+        }
+        Some((f[0].parse().ok()?, f[1].parse().ok()?, name.to_owned()))
+    });
+    from_partitions.or_else(|| {
+        std::fs::read_dir("/sys/dev/block")
+            .ok()?
+            .filter_map(Result::ok)
+            .find_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let (maj, min) = name.split_once(':')?;
+                let maj: u32 = maj.parse().ok()?;
+                // 7 is loop, 1 is ram.
+                (maj != 7 && maj != 1).then(|| Some((maj, min.parse().ok()?, name.clone())))?
+            })
+    })
+}
+
+/// With CAP_MKNOD a container can make a device node for the host's disk and
+/// read (or write) the raw blocks of every file on it. The probe makes the
+/// node in /tmp (then /dev), reads the first 512 bytes, and deletes it.
+/// Closed by capabilities (dropping CAP_MKNOD), by nodev mounts, or, as
+/// Docker does while keeping CAP_MKNOD, by the cgroup device controller.
+fn mknod_disk() -> Result<Outcome, String> {
+    let Some((major, minor, name)) = host_disk() else {
+        return Err("no disk in /proc/partitions or /sys/dev/block".into());
+    };
+    let mut why = Vec::new();
+    for dir in ["/tmp", "/dev"] {
+        if !Path::new(dir).is_dir() {
+            continue;
+        }
+        let node = cstr(format!("{dir}/.probe-disk-{}", std::process::id()));
+        // SAFETY: node is NUL-terminated.
+        let made = ok_or_errno(unsafe {
+            libc::mknod(
+                node.as_ptr(),
+                libc::S_IFBLK | 0o600,
+                libc::makedev(major, minor),
+            )
+        });
+        if let Err(e) = made {
+            why.push(format!("mknod in {dir}: {}", errno_name(e)));
+            continue;
+        }
+        // SAFETY: node is NUL-terminated.
+        let fd = unsafe { libc::open(node.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        let result = if fd < 0 {
+            Err(last_errno())
+        } else {
+            let mut buf = [0u8; 512];
+            // SAFETY: buf is writable for its length; fd is open.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            let err = last_errno();
+            // SAFETY: fd is ours.
+            unsafe { libc::close(fd) };
+            if n < 0 { Err(err) } else { Ok(n) }
+        };
+        // SAFETY: node is NUL-terminated.
+        unsafe { libc::unlink(node.as_ptr()) };
+        match result {
+            Ok(n) => {
+                return Ok(Escaped(format!(
+                    "read {n} bytes of the host's disk {name} ({major}:{minor}) through a node made in {dir}"
+                )));
+            }
+            Err(e) => why.push(format!(
+                "mknod in {dir} worked, open/read: {}",
+                errno_name(e)
+            )),
+        }
+    }
+    Ok(Blocked(why.join("; ")))
+}
+
+/// One line of /proc/self/cgroup: hierarchy id, controllers, path.
+struct CgroupLine {
+    controllers: String,
+    path: String,
+}
+
+fn own_cgroups() -> Vec<CgroupLine> {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let _id = f.next()?;
+            Some(CgroupLine {
+                controllers: f.next()?.to_owned(),
+                path: f.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Where a cgroup hierarchy is mounted in our mount namespace: (mount
+/// point, the hierarchy path at that mount point).
+fn mounted_hierarchy(controller: &str) -> Option<(String, String)> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let left: Vec<&str> = left.split(' ').collect();
+        let right: Vec<&str> = right.split(' ').collect();
+        let fstype = *right.first()?;
+        let opts = right.get(2).copied().unwrap_or("");
+        let matches = if controller.is_empty() {
+            fstype == "cgroup2"
+        } else {
+            fstype == "cgroup" && opts.split(',').any(|o| o == controller)
+        };
+        matches.then(|| (crate::unescape(left[4]), crate::unescape(left[3])))
+    })
+}
+
+/// The real attack raises its own memory or pids limit (or moves itself
+/// to the root cgroup) and then is limited by nothing. The probe finds its
+/// own cgroup's pids.max or memory limit, mounting the hierarchy on a
+/// scratch directory if it is not mounted, and writes back the value it
+/// already has. Closed by not mounting the cgroup filesystem in the
+/// container plus capabilities (it cannot mount it itself).
+fn cgroup_limits() -> Result<Outcome, String> {
+    let lines = own_cgroups();
+    let mut why = Vec::new();
+    // (controller as named in /proc/self/cgroup, mount option, limit file)
+    let wanted = [
+        ("pids", "pids", "pids.max"),
+        ("memory", "memory", "memory.limit_in_bytes"),
+        ("", "", "pids.max"),
+        ("", "", "memory.max"),
+    ];
+    for (ctrl, opt, file) in wanted {
+        let Some(line) = lines.iter().find(|l| {
+            if ctrl.is_empty() {
+                l.controllers.is_empty()
+            } else {
+                l.controllers.split(',').any(|c| c == ctrl)
+            }
+        }) else {
+            continue;
+        };
+        let base = match mounted_hierarchy(opt) {
+            Some((point, root)) => {
+                let rel = line
+                    .path
+                    .strip_prefix(root.trim_end_matches('/'))
+                    .unwrap_or(&line.path);
+                format!("{point}{rel}")
+            }
+            None => {
+                let dir = Scratch::new("cgroup")?;
+                let (fstype, data) = if opt.is_empty() {
+                    ("cgroup2", "")
+                } else {
+                    ("cgroup", opt)
+                };
+                if let Err(e) = mount(
+                    "cgroup",
+                    &dir.c(),
+                    Some(fstype),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    data,
+                ) {
+                    why.push(format!(
+                        "{} is not mounted and mount {fstype} -o {data}: {}",
+                        if opt.is_empty() { "cgroup2" } else { opt },
+                        errno_name(e)
+                    ));
+                    continue;
+                }
+                let out = write_back(&format!("{}{}/{file}", dir.0, line.path));
+                umount(&dir.c());
+                match out {
+                    Ok(Some(o)) => return Ok(o),
+                    Ok(None) => continue,
+                    Err(w) => {
+                        why.push(w);
+                        continue;
+                    }
+                }
+            }
+        };
+        match write_back(&format!("{base}/{file}")) {
+            Ok(Some(o)) => return Ok(o),
+            Ok(None) => {}
+            Err(w) => why.push(w),
+        }
+    }
+    if why.is_empty() {
+        why.push("our cgroups have no limit file we could find".into());
+    }
+    Ok(Blocked(why.join("; ")))
+}
+
+/// Writes a cgroup file's own value back: `Ok(None)` when there is no such
+/// file (a root cgroup has no limits).
+fn write_back(path: &str) -> Result<Option<Outcome>, String> {
+    let value = match std::fs::read_to_string(path) {
+        Ok(v) => v,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("read {path}: {e}")),
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, value.trim().as_bytes()))
+    {
+        Ok(()) => Ok(Some(Escaped(format!(
+            "wrote our own limit {path} (its value {:?}, unchanged)",
+            value.trim()
+        )))),
+        Err(e) => Err(format!(
+            "write {path}: {}",
+            e.raw_os_error().map_or_else(|| e.to_string(), errno_name)
+        )),
+    }
+}
+
+/// CVE-2022-0492 and the older release_agent breakout: in a cgroup v1
+/// hierarchy, `release_agent` names a program the kernel runs *as root on
+/// the host* when a cgroup with notify_on_release empties. The container
+/// mounts a v1 hierarchy, points release_agent at a script in its own
+/// rootfs (found on the host through /proc/self/mountinfo or the overlay's
+/// upperdir), and empties a cgroup. The probe mounts a new, empty named
+/// hierarchy of its own, writes a path that does not exist to its
+/// release_agent, and unmounts it (an empty named hierarchy then vanishes).
+/// Closed by capabilities (mount, and since 5.17 release_agent itself,
+/// need CAP_SYS_ADMIN).
+fn release_agent() -> Result<Outcome, String> {
+    let dir = Scratch::new("release")?;
+    let name = format!("none,name=probe{}", std::process::id());
+    if let Err(e) = mount(
+        "cgroup",
+        &dir.c(),
+        Some("cgroup"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        &name,
+    ) {
+        return Ok(Blocked(format!(
+            "mount cgroup -o {name}: {}",
+            errno_name(e)
+        )));
+    }
+    let agent = format!("{}/release_agent", dir.0);
+    let wrote = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&agent)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"/nonexistent/probe-release-agent"));
+    umount(&dir.c());
+    Ok(match wrote {
+        Ok(()) => Escaped(format!(
+            "mounted a cgroup v1 hierarchy ({name}) and set its release_agent"
+        )),
+        Err(e) => Blocked(format!(
+            "write release_agent: {}",
+            e.raw_os_error().map_or_else(|| e.to_string(), errno_name)
+        )),
+    })
+}
+
+/// /proc/sys/kernel/core_pattern is host-wide: `|/path/in/container` makes
+/// the kernel run that program as root on the host at the next crash
+/// anywhere. Root in a container without a user namespace passes the file's
+/// permission check: only a read-only /proc/sys (Docker's "readonly paths")
+/// stops it. The probe opens the file for writing and closes it unwritten.
+fn proc_sys() -> Outcome {
+    let path = c"/proc/sys/kernel/core_pattern";
+    // SAFETY: a constant NUL-terminated path.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Blocked(format!(
+            "open /proc/sys/kernel/core_pattern for writing: {}",
+            errno_name(last_errno())
+        ));
+    }
+    // SAFETY: fd is ours; nothing was written.
+    unsafe { libc::close(fd) };
+    Escaped("/proc/sys/kernel/core_pattern is open for writing (closed unwritten)".into())
+}
+
+/// A kernel module runs in the kernel: game over. The probe passes
+/// init_module an image that is not a module: EPERM means the capability
+/// check refused it; ENOEXEC or EINVAL means the kernel went on to parse it,
+/// so a real module would have loaded. Closed by capabilities
+/// (CAP_SYS_MODULE).
+fn kernel_module() -> Outcome {
+    let image = b"\x7fELF, but not a kernel module: the escape lab's probe\0";
+    // SAFETY: the image buffer and the empty options string outlive the call;
+    // the kernel only reads them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_init_module,
+            image.as_ptr(),
+            image.len(),
+            c"".as_ptr(),
+        )
+    };
+    match errno_of(rc) {
+        Ok(_) => Escaped("init_module accepted the image".into()),
+        Err(libc::EPERM) => Blocked("init_module: EPERM".into()),
+        Err(libc::ENOSYS) => Blocked(
+            "init_module: ENOSYS: this kernel has no module support (no container layer involved)"
+                .into(),
+        ),
+        Err(e) => Escaped(format!(
+            "init_module: {}: the kernel parsed the image, a real module would have loaded",
+            errno_name(e)
+        )),
+    }
+}
+
+/// The clock is not namespaced (time namespaces cover only the monotonic
+/// and boot clocks): setting it moves the host's time, breaks TLS,
+/// Kerberos and logs. The probe sets it to the time it just read.
+/// Closed by capabilities (CAP_SYS_TIME).
+fn settime() -> Outcome {
+    // SAFETY: an all-zero timespec is valid.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: now is writable.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    // SAFETY: now was just filled in.
+    match ok_or_errno(unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &now) }) {
+        Ok(()) => {
+            Escaped("clock_settime(CLOCK_REALTIME, now) succeeded: the host's clock is ours".into())
+        }
+        Err(e) => Blocked(format!("clock_settime: {}", errno_name(e))),
+    }
+}
+
+/// reboot(RESTART) from a container without a PID namespace reboots the
+/// host. The probe asks for LINUX_REBOOT_CMD_CAD_OFF (Ctrl-Alt-Del sends
+/// SIGINT to init, what systemd sets anyway), which passes the same checks
+/// and restarts nothing. Closed by the PID namespace (there reboot() only
+/// acts on the container: RESTART kills its init, anything else is EINVAL)
+/// and by capabilities (CAP_SYS_BOOT).
+fn reboot() -> Outcome {
+    // SAFETY: CAD_OFF only changes what Ctrl-Alt-Del does.
+    match ok_or_errno(unsafe { libc::reboot(libc::LINUX_REBOOT_CMD_CAD_OFF) }) {
+        Ok(()) => Escaped(
+            "reboot(LINUX_REBOOT_CMD_CAD_OFF) succeeded: RESTART would reboot the host".into(),
+        ),
+        Err(libc::EINVAL) => {
+            Blocked("EINVAL: in a PID namespace reboot() only acts on the container".into())
+        }
+        Err(e) => Blocked(format!("reboot: {}", errno_name(e))),
+    }
+}
+
+/// ptrace of a host process lets the container run any code in it, as
+/// that process (inject a shell into the host's PID 1). Without a PID
+/// namespace of its own, the container's PID 1 is the host's init and its
+/// parent is whoever started the runtime: the probe takes those of them that
+/// are in other namespaces than its own, seizes the first that lets it with
+/// PTRACE_SEIZE (which, unlike PTRACE_ATTACH, does not stop the tracee), and
+/// lets go. In a new PID namespace both are the container's own init, and
+/// no outside process is visible at all. Closed by the PID namespace, and by capabilities
+/// (CAP_SYS_PTRACE, and the rule that a tracer's capabilities must cover
+/// its tracee's).
+fn ptrace() -> Outcome {
+    const KINDS: [&str; 5] = ["pid", "mnt", "uts", "ipc", "net"];
+    let ns_of = |pid: &str| -> Option<Vec<std::path::PathBuf>> {
+        KINDS
+            .iter()
+            .map(|k| std::fs::read_link(format!("/proc/{pid}/ns/{k}")).ok())
+            .collect()
+    };
+    let own = ns_of("self");
+    // SAFETY: getppid cannot fail.
+    let ppid = unsafe { libc::getppid() };
+    let mut why = Vec::new();
+    for pid in [1, ppid] {
+        if pid <= 0 || pid as u32 == std::process::id() {
+            continue;
+        }
+        // Outside means in some other namespace. A process whose links we
+        // may not read (the ptrace access check again) cannot be placed.
+        match ns_of(&pid.to_string()) {
+            Some(ns) if Some(&ns) != own.as_ref() => {}
+            _ => continue,
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let comm = comm.trim();
+        // SAFETY: PTRACE_SEIZE takes integers only.
+        let rc = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) };
+        match errno_of(rc) {
+            Ok(_) => {
+                // SAFETY: as above; if the tracee is not stopped this fails,
+                // and our exit detaches it anyway.
+                unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+                return Escaped(format!(
+                    "PTRACE_SEIZE of PID {pid} ({comm}), outside the container, succeeded"
+                ));
+            }
+            Err(e) => why.push(format!(
+                "PTRACE_SEIZE of PID {pid} ({comm}): {}",
+                errno_name(e)
+            )),
+        }
+    }
+    if why.is_empty() {
+        Blocked("no process outside the container is visible (PID namespace)".into())
+    } else {
+        Blocked(why.join("; "))
+    }
+}
+
+/// A directory on a mount without nosuid where the probe may write.
+fn suid_dir() -> Option<String> {
+    let exe_dir = std::fs::read_link("/proc/self/exe")
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.display().to_string()));
+    ["/tmp".to_owned()].into_iter().chain(exe_dir).find(|d| {
+        let Ok(c) = CString::new(d.as_bytes()) else {
+            return false;
+        };
+        matches!(flags_of(&c), Ok(f) if f & (libc::MS_NOSUID | libc::MS_RDONLY) == 0)
+    })
+}
+
+/// A process that gave up root gets it back by running a setuid-root
+/// binary (every privilege escalation through a setuid helper). The probe
+/// copies itself setuid-root into /tmp, forks a child that drops to uid and
+/// gid 65534 and executes the copy, which prints its effective uid.
+/// Closed by no_new_privs (exec then ignores the setuid bit) or a nosuid
+/// mount.
+fn setuid() -> Result<Outcome, String> {
+    let dir = suid_dir().ok_or("no writable directory without nosuid")?;
+    let copy = format!("{dir}/.probe-suid-{}", std::process::id());
+    std::fs::copy("/proc/self/exe", &copy).map_err(|e| format!("copy to {copy}: {e}"))?;
+    let c_copy = cstr(&copy);
+    let result = (|| {
+        // SAFETY: c_copy is NUL-terminated.
+        ok_or_errno(unsafe { libc::chown(c_copy.as_ptr(), 0, 0) })
+            .map_err(|e| format!("chown: {}", errno_name(e)))?;
+        // SAFETY: as above.
+        ok_or_errno(unsafe { libc::chmod(c_copy.as_ptr(), 0o4755) })
+            .map_err(|e| format!("chmod 4755: {}", errno_name(e)))?;
+        run_as_nobody(&c_copy)
+    })();
+    let _ = std::fs::remove_file(&copy);
+    let out = result?;
+    Ok(match out.trim().parse::<u32>() {
+        Ok(0) => Escaped("after setuid(65534), exec of a setuid-root copy gave euid 0".into()),
+        Ok(n) => Blocked(format!(
+            "the setuid-root copy ran with euid {n}: the setuid bit was ignored (no_new_privs)"
+        )),
+        Err(_) => Blocked(format!("the child said: {}", out.trim())),
+    })
+}
+
+/// Forks; the child becomes uid/gid 65534 and runs `exe euid` with its
+/// stdout into a pipe; returns what it printed.
+fn run_as_nobody(exe: &CStr) -> Result<String, String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is writable for two ints.
+    ok_or_errno(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })
+        .map_err(|e| format!("pipe2: {}", errno_name(e)))?;
+    let argv = [exe.as_ptr(), c"euid".as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null()];
+    // SAFETY: the child only makes async-signal-safe calls before exec or _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", errno_name(last_errno())));
+    }
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls on valid arguments; the child ends
+        // in execve or _exit.
+        unsafe {
+            libc::dup2(fds[1], 1);
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(65534) != 0
+                || libc::setuid(65534) != 0
+            {
+                libc::write(1, c"setuid(65534) failed".as_ptr().cast(), 20);
+                libc::_exit(1);
+            }
+            libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::write(1, c"execve failed".as_ptr().cast(), 13);
+            libc::_exit(1);
+        }
+    }
+    // SAFETY: the write end is ours; the child holds its own copy.
+    unsafe { libc::close(fds[1]) };
+    // SAFETY: fds[0] is an open fd that we own from here on.
+    let mut reader = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+    let mut out = String::new();
+    let _ = reader.read_to_string(&mut out);
+    let mut status = 0;
+    // SAFETY: pid is our child; status is writable.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    Ok(out)
+}
+
+/// CVE-2019-5736: runc's `exec` ran inside the container as /proc/self/exe
+/// of the host's runc; the container opened /proc/PID/exe of that process
+/// and, once runc had exited (ETXTBSY until then), wrote its own binary over
+/// the host's runc, which root ran next. The probe opens /proc/1/exe (the
+/// container's init: in these steps a fork of the runtime binary, on step01
+/// the host's init) and the parent's exe for writing, without O_TRUNC, and
+/// closes it without writing. ETXTBSY counts as escaped: the kernel checks
+/// it after every permission check has passed, and it lasts only while the
+/// binary runs. EACCES is the ptrace access check on the link: the tracer's
+/// capabilities must cover the target's, which a container command with
+/// fewer capabilities than its init fails. Closed by capabilities.
+fn runtime_exe() -> Outcome {
+    // SAFETY: getppid cannot fail.
+    let ppid = unsafe { libc::getppid() };
+    let mut why = Vec::new();
+    let mut targets = vec![1];
+    if ppid > 1 {
+        targets.push(ppid);
+    }
+    for pid in targets {
+        let link = format!("/proc/{pid}/exe");
+        let target = std::fs::read_link(&link)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        let c_link = cstr(&link);
+        // SAFETY: c_link is NUL-terminated; no O_TRUNC: opening changes nothing.
+        let fd = unsafe { libc::open(c_link.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: fd is ours; nothing was written.
+            unsafe { libc::close(fd) };
+            return Escaped(format!(
+                "{link} ({target}) opened for writing (closed unwritten)"
+            ));
+        }
+        match last_errno() {
+            libc::ETXTBSY => {
+                return Escaped(format!(
+                    "{link} ({target}): ETXTBSY only because it is running; every permission check passed"
+                ));
+            }
+            e => why.push(format!("{link}: {}", errno_name(e))),
+        }
+    }
+    Blocked(why.join("; "))
+}

@@ -1,0 +1,648 @@
+//! `cargo xtask escape`: the escape lab. Every attack of `probe attack`
+//! (probe/src/attack.rs) runs inside every step, step01 to step06, and the
+//! results make a matrix, attacks × steps, written to
+//! book/src/generated/escape-matrix.md for the chapter "Breaking out".
+//!
+//! It fails when step06 lets any attack through, or when an attack that must
+//! work against an early step stops working ([`MUST_ESCAPE`]): the lab has to
+//! keep showing which layer closes which hole.
+//!
+//! - The probe is built static and put into a private copy of the busybox
+//!   test rootfs (target/escape/rootfs, fresh each run: attacks write there);
+//!   step01 and step02 have no rootfs, so they run a copy in a temp dir.
+//! - A host-only marker file (target/escape/host-only-marker) is what the
+//!   filesystem attacks look for: seeing it from inside is reaching the host.
+//! - Every run starts with a host directory open as fd 7 without
+//!   close-on-exec, a descriptor "leaked" by whoever started the runtime, as
+//!   runc leaked its cgroup directory in CVE-2024-21626.
+//! - step05 and step06 run with `--pids 256`, so there is a limit to raise;
+//!   the raw-socket attack runs on step06 with `--cap-drop NET_RAW`, because
+//!   the attack is "a raw socket *without* NET_RAW" and Docker's default set,
+//!   step06's, grants NET_RAW (ping works).
+
+use std::fmt::Write as _;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Do not rebuild the probe and the step binaries first.
+    #[arg(long)]
+    no_build: bool,
+    /// Do not rewrite book/src/generated/escape-matrix.md.
+    #[arg(long)]
+    no_write: bool,
+}
+
+const STEPS: [u8; 6] = [1, 2, 3, 4, 5, 6];
+
+/// The fd number at which every run inherits a host directory.
+const LEAKED_FD: i32 = 7;
+
+/// Which attacks must get through on which early steps: derived from the
+/// first real run (kernel 6.18, cgroup v1 hybrid, as root), each entry with
+/// the reason it must. An attack not listed may go either way on an early
+/// step (it depends on the machine) and is only required to fail on step06.
+pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
+    // step01 and step02 share the host's mount namespace and root: any jail
+    // can be climbed out of, up to the host's /. From step03 pivot_root
+    // detaches the host's root and the climb ends at the container's.
+    ("chroot", &[1, 2]),
+    // step01: PID 1 is the host's init, whose root is the host's /.
+    // step02: PID 1 is the container's init, but without a mount namespace
+    // of its own its root is still the host's.
+    ("proc-root", &[1, 2]),
+    // Before pivot_root the working directory is wherever the user was.
+    ("cwd", &[1, 2]),
+    // Every step has CAP_SYS_ADMIN until step06 drops it: any mount works.
+    ("mount-proc", &[1, 2, 3, 4, 5]),
+    ("mount-sysfs", &[1, 2, 3, 4, 5]),
+    ("remount-root", &[1, 2, 3, 4, 5]),
+    // step01/02 see the host's read-write /sys; step03 mounts a read-only
+    // one, which CAP_SYS_ADMIN can remount read-write.
+    ("remount-sys", &[1, 2, 3, 4, 5]),
+    ("bind-mount", &[1, 2, 3, 4, 5]),
+    // CAP_MKNOD and no device cgroup: the host's disk is readable.
+    // (Also HOST_DEPENDENT: some hosts refuse even root to open the disk.)
+    ("mknod-disk", &[1, 2, 3, 4, 5]),
+    // step01/02 run in the caller's cgroups with the cgroup fs at hand;
+    // step03+ have no cgroup fs mounted, but CAP_SYS_ADMIN mounts one.
+    ("cgroup-limits", &[1, 2, 3, 4, 5]),
+    ("release-agent", &[1, 2, 3, 4, 5]),
+    // Root without a user namespace passes /proc/sys's permission check.
+    ("proc-sys", &[1, 2, 3, 4, 5]),
+    // The clock has no namespace: CAP_SYS_TIME is the only guard.
+    ("settime", &[1, 2, 3, 4, 5]),
+    // From step02 the PID namespace turns reboot() into a container matter.
+    ("reboot", &[1]),
+    // From step02 no host process is visible.
+    ("ptrace", &[1]),
+    // All of root's capabilities until step06.
+    ("raw-socket", &[1, 2, 3, 4, 5]),
+    // no_new_privs arrives with step06.
+    ("setuid", &[1, 2, 3, 4, 5]),
+    // step01: the host's init; step02-05: init is a fork of the runtime
+    // binary with the same capabilities as the command, so /proc/1/exe
+    // opens (ETXTBSY only because it runs).
+    ("runtime-exe", &[1, 2, 3, 4, 5]),
+    // All of root's capabilities until step06 (HOST_DEPENDENT: a kernel
+    // without module support answers ENOSYS to anyone).
+    ("kernel-module", &[1, 2, 3, 4, 5]),
+    // Not listed: "leaked-fd". Every step closes the descriptors it
+    // inherited (workshop::exec's close_range), so it is blocked throughout;
+    // the row is there so that a step that stops doing so shows up.
+];
+
+/// Entries of [`MUST_ESCAPE`] that hold only where the host itself allows
+/// the attack to root outside any container (the matrix's `host` column):
+/// - proc-root on step01 goes through the host's PID 1, which some hosts
+///   (sandboxed VMs, hardened inits) keep from even root;
+/// - mknod-disk needs a host that lets root open its disk (a VM sandbox
+///   may not);
+/// - kernel-module needs a kernel with module support.
+pub const HOST_DEPENDENT: &[(&str, &[u8])] = &[
+    ("proc-root", &[1]),
+    ("mknod-disk", &[1, 2, 3, 4, 5]),
+    ("kernel-module", &[1, 2, 3, 4, 5]),
+];
+
+/// One cell of the matrix.
+#[derive(Clone)]
+pub struct Cell {
+    pub escaped: Option<bool>,
+    pub detail: String,
+}
+
+/// Builds the static probe; returns its path.
+pub fn probe_binary() -> anyhow::Result<PathBuf> {
+    let root = crate::workspace_root();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "probe",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ])
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C strip=symbols",
+        )
+        .current_dir(&root)
+        .status()
+        .context("cargo build -p probe")?;
+    if !status.success() {
+        bail!("building the static probe failed");
+    }
+    let bin = target_dir().join("x86_64-unknown-linux-gnu/release/probe");
+    if !bin.is_file() {
+        bail!("{} was not built", bin.display());
+    }
+    Ok(bin)
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => crate::workspace_root().join(dir),
+        None => crate::workspace_root().join("target"),
+    }
+}
+
+/// The step binaries, built in the dev profile.
+pub fn step_binaries(build: bool) -> anyhow::Result<Vec<PathBuf>> {
+    if build {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.arg("build").current_dir(crate::workspace_root());
+        for n in STEPS {
+            cmd.args(["-p", &format!("step{n:02}")]);
+        }
+        if !cmd.status().context("cargo build -p step01..")?.success() {
+            bail!("building the step binaries failed");
+        }
+    }
+    STEPS
+        .iter()
+        .map(|n| {
+            let bin = target_dir().join(format!("debug/step{n:02}"));
+            if bin.is_file() {
+                Ok(bin)
+            } else {
+                bail!("{} is missing; run without --no-build", bin.display())
+            }
+        })
+        .collect()
+}
+
+/// A private copy of the busybox test rootfs with the probe at /probe.
+/// Replaced wholesale on every call: attacks leave nothing there, but a
+/// killed run might.
+pub fn private_rootfs(probe: &Path) -> anyhow::Result<PathBuf> {
+    let shared = testkit::rootfs::busybox_rootfs()?;
+    let dir = target_dir().join("escape/rootfs");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("rm -r {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir.parent().expect("below target"))?;
+    // cp -a keeps owners, modes and the busybox links as they are.
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&shared)
+        .arg(&dir)
+        .status()
+        .context("cp -a")?;
+    if !status.success() {
+        bail!("cp -a {} {} failed", shared.display(), dir.display());
+    }
+    install(probe, &dir.join("probe"))?;
+    Ok(dir)
+}
+
+fn install(src: &Path, dest: &Path) -> anyhow::Result<()> {
+    std::fs::copy(src, dest)
+        .with_context(|| format!("copy {} to {}", src.display(), dest.display()))?;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// The names of the probe's attacks (`probe attack list`).
+fn attack_names(probe: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let out = Command::new(probe).args(["attack", "list"]).output()?;
+    if !out.status.success() {
+        bail!("probe attack list failed");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (n, w) = l.split_once('\t')?;
+            Some((n.to_owned(), w.to_owned()))
+        })
+        .collect())
+}
+
+/// Runs one attack in one step.
+fn run_one(
+    step: u8,
+    bin: &Path,
+    rootfs: &Path,
+    host_probe: &Path,
+    attack: &str,
+    marker: &Path,
+    leak: &std::fs::File,
+) -> Cell {
+    // Step 0 is the control: the probe alone, on the host.
+    let mut cmd = Command::new(if step == 0 { host_probe } else { bin });
+    if step >= 3 {
+        cmd.arg("--rootfs").arg(rootfs);
+    }
+    if step >= 5 {
+        cmd.args(["--pids", "256"]);
+    }
+    if step >= 6 && attack == "raw-socket" {
+        cmd.args(["--cap-drop", "NET_RAW"]);
+    }
+    let probe = if step >= 3 {
+        PathBuf::from("/probe")
+    } else {
+        host_probe.to_path_buf()
+    };
+    if step > 0 {
+        cmd.arg(probe);
+    }
+    cmd.args(["attack", attack]).arg(marker);
+    cmd.env_remove("WORKSHOP_ROOTFS").stdin(Stdio::null());
+    // The runtime starts in the directory that holds the marker, so on
+    // the early steps the working directory is on the host.
+    cmd.current_dir(marker.parent().expect("the marker is in a directory"));
+    let leak_fd = leak.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe and touches only the child's fd
+    // table; the new descriptor is not close-on-exec, so the runtime
+    // inherits it.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(leak_fd, LEAKED_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = match testkit::run::run_command(cmd, Duration::from_secs(30)) {
+        Ok(out) => out,
+        Err(e) => {
+            return Cell {
+                escaped: None,
+                detail: format!("run failed: {e}"),
+            };
+        }
+    };
+    let line = out.stdout.lines().last().unwrap_or("").to_owned();
+    let (escaped, detail) = if let Some(d) = line.strip_prefix("ESCAPED ") {
+        (Some(true), d.to_owned())
+    } else if let Some(d) = line.strip_prefix("BLOCKED ") {
+        (Some(false), d.to_owned())
+    } else {
+        (
+            None,
+            format!(
+                "exit {}: {} {}",
+                out.code,
+                line,
+                out.stderr.lines().last().unwrap_or("")
+            ),
+        )
+    };
+    if escaped.is_some() && out.code != 0 {
+        return Cell {
+            escaped: None,
+            detail: format!("exit {} after {line:?}: {}", out.code, out.stderr.trim()),
+        };
+    }
+    Cell { escaped, detail }
+}
+
+/// One attack's results.
+#[derive(Clone)]
+pub struct Row {
+    pub attack: String,
+    /// What the real breakout did, from `probe attack list`.
+    pub what: String,
+    /// The probe run straight on the host, as root, in no container: what
+    /// this machine allows anyway (the control).
+    pub host: Cell,
+    /// One cell per step, step01 first.
+    pub steps: Vec<Cell>,
+}
+
+/// The whole matrix, one row per attack.
+pub type Matrix = Vec<Row>;
+
+/// Runs every attack in every step.
+pub fn run_matrix(build: bool) -> anyhow::Result<Matrix> {
+    let probe = probe_binary_or_built(build)?;
+    let bins = step_binaries(build)?;
+    let rootfs = private_rootfs(&probe)?;
+    let work = target_dir().join("escape");
+    let marker = work.join("host-only-marker");
+    std::fs::write(
+        &marker,
+        "This file is on the host only: an attack that sees it got out.\n",
+    )?;
+    let host_dir = tempfile::Builder::new()
+        .prefix("escape-lab-")
+        .tempdir_in(&work)?;
+    let host_probe = host_dir.path().join("probe");
+    install(&probe, &host_probe)?;
+    // World-searchable, so that the setuid attack's uid-65534 child can run
+    // a copy placed next to the probe.
+    std::fs::set_permissions(host_dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let leak = std::fs::File::open(&work).context("open the directory to leak")?;
+
+    let mounts_before = testkit::host::mounts();
+    let cgroups_before = own_cgroup_lines();
+    let mut matrix = Vec::new();
+    for (attack, what) in attack_names(&probe)? {
+        let host = run_one(
+            0,
+            &host_probe,
+            &rootfs,
+            &host_probe,
+            &attack,
+            &marker,
+            &leak,
+        );
+        eprintln!("  {attack:<14} host    {:<8} {}", word(&host), host.detail);
+        let mut steps = Vec::new();
+        for (&step, bin) in STEPS.iter().zip(&bins) {
+            let cell = run_one(step, bin, &rootfs, &host_probe, &attack, &marker, &leak);
+            eprintln!(
+                "  {attack:<14} step{step:02}  {:<8} {}",
+                word(&cell),
+                cell.detail
+            );
+            steps.push(cell);
+        }
+        matrix.push(Row {
+            attack,
+            what,
+            host,
+            steps,
+        });
+    }
+    // The probes clean up after themselves; make sure.
+    let mounts_after = testkit::host::mounts();
+    if mounts_before != mounts_after {
+        bail!(
+            "the attacks changed the host's mount table: {:?}",
+            mounts_after
+                .symmetric_difference(&mounts_before)
+                .collect::<Vec<_>>()
+        );
+    }
+    if cgroups_before != own_cgroup_lines() {
+        bail!(
+            "a cgroup hierarchy the release-agent attack mounted is still there: see /proc/self/cgroup"
+        );
+    }
+    for dir in [Path::new("/tmp"), &rootfs.join("tmp"), host_dir.path()] {
+        let left: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".probe-"))
+            .collect();
+        if !left.is_empty() {
+            bail!("the attacks left {left:?} in {}", dir.display());
+        }
+    }
+    let _ = std::fs::remove_file(&marker);
+    Ok(matrix)
+}
+
+fn probe_binary_or_built(build: bool) -> anyhow::Result<PathBuf> {
+    if build {
+        return probe_binary();
+    }
+    let bin = target_dir().join("x86_64-unknown-linux-gnu/release/probe");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        bail!("{} is missing; run without --no-build", bin.display())
+    }
+}
+
+fn own_cgroup_lines() -> String {
+    std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
+}
+
+fn word(cell: &Cell) -> &'static str {
+    match cell.escaped {
+        Some(true) => "ESCAPED",
+        Some(false) => "BLOCKED",
+        None => "ERROR",
+    }
+}
+
+/// What is wrong with a matrix: step06 letting something through, an early
+/// step no longer letting through what it must, or a run that failed.
+pub fn problems(matrix: &Matrix) -> Vec<String> {
+    let mut out = Vec::new();
+    let listed = |table: &[(&str, &[u8])], attack: &str, step: u8| {
+        table
+            .iter()
+            .find(|(a, _)| *a == attack)
+            .is_some_and(|(_, steps)| steps.contains(&step))
+    };
+    for row in matrix {
+        let attack = &row.attack;
+        if row.host.escaped.is_none() {
+            out.push(format!("{attack} on the host: {}", row.host.detail));
+        }
+        for (&step, cell) in STEPS.iter().zip(&row.steps) {
+            let must = listed(MUST_ESCAPE, attack, step)
+                && !(listed(HOST_DEPENDENT, attack, step) && row.host.escaped == Some(false));
+            match cell.escaped {
+                None => out.push(format!("{attack} on step{step:02}: {}", cell.detail)),
+                Some(true) if step == 6 => out.push(format!(
+                    "{attack}: step06 let it through: {}",
+                    cell.detail
+                )),
+                Some(false) if must => out.push(format!(
+                    "{attack}: must get through on step{step:02} (the lab shows the hole) but was blocked: {}",
+                    cell.detail
+                )),
+                _ => {}
+            }
+        }
+    }
+    for (attack, _) in MUST_ESCAPE {
+        if !matrix.iter().any(|r| r.attack == *attack) {
+            out.push(format!(
+                "{attack}: listed in MUST_ESCAPE but the probe has no such attack"
+            ));
+        }
+    }
+    out
+}
+
+/// The matrix as Markdown: the table, then what each run said.
+pub fn markdown(matrix: &Matrix) -> String {
+    let mut md =
+        String::from("<!-- generated by `cargo xtask escape` from a real run; do not edit -->\n\n");
+    md.push_str("| attack | what the real breakout did | host |");
+    for n in STEPS {
+        let _ = write!(md, " step{n:02} |");
+    }
+    md.push_str("\n|---|---|:---:|");
+    for _ in STEPS {
+        md.push_str(":---:|");
+    }
+    md.push('\n');
+    let mark = |cell: &Cell| match cell.escaped {
+        Some(true) => "**ESCAPED**",
+        Some(false) => "blocked",
+        None => "error",
+    };
+    for row in matrix {
+        let _ = write!(
+            md,
+            "| `{}` | {} | {} |",
+            row.attack,
+            row.what,
+            mark(&row.host)
+        );
+        for cell in &row.steps {
+            let _ = write!(md, " {} |", mark(cell));
+        }
+        md.push('\n');
+    }
+    md.push_str("\n<details><summary>What each probe printed</summary>\n\n");
+    for row in matrix {
+        let _ = writeln!(md, "**`{}`**\n", row.attack);
+        let _ = writeln!(md, "- host: {} {}", word(&row.host), row.host.detail);
+        for (n, cell) in STEPS.iter().zip(&row.steps) {
+            let _ = writeln!(md, "- step{n:02}: {} {}", word(cell), cell.detail);
+        }
+        md.push('\n');
+    }
+    md.push_str("</details>\n");
+    md
+}
+
+/// `cargo xtask escape`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("the escape lab runs containers: run it as root");
+    }
+    let matrix = run_matrix(!args.no_build)?;
+    println!(
+        "\n{:<15}{:<9}{}",
+        "attack",
+        "host",
+        STEPS.map(|n| format!("step{n:02}   ")).join("")
+    );
+    for row in &matrix {
+        let cells: String = row
+            .steps
+            .iter()
+            .map(|c| format!("{:<9}", word(c)))
+            .collect();
+        println!("{:<15}{:<9}{cells}", row.attack, word(&row.host));
+    }
+    if !args.no_write {
+        let path = crate::workspace_root().join("book/src/generated/escape-matrix.md");
+        std::fs::write(&path, markdown(&matrix))
+            .with_context(|| format!("write {}", path.display()))?;
+        eprintln!("escape: wrote {}", path.display());
+    }
+    let problems = problems(&matrix);
+    if problems.is_empty() {
+        println!("\nescape: step06 blocks every attack; every early step still shows its holes");
+        Ok(())
+    } else {
+        for p in &problems {
+            eprintln!("escape: {p}");
+        }
+        bail!("{} problem(s) in the escape matrix", problems.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(escaped: Option<bool>) -> Cell {
+        Cell {
+            escaped,
+            detail: "d".into(),
+        }
+    }
+
+    fn row(attack: &str, host: Cell, steps: Vec<Cell>) -> Row {
+        Row {
+            attack: attack.into(),
+            what: "w".into(),
+            host,
+            steps,
+        }
+    }
+
+    #[test]
+    fn step06_letting_through_is_a_problem_and_early_blocks_of_must_attacks_too() {
+        let mut cells = vec![cell(Some(true)); 6];
+        let matrix: Matrix = vec![row("reboot", cell(Some(true)), cells.clone())];
+        let p = problems(&matrix);
+        assert!(
+            p.iter().any(|p| p.contains("step06 let it through")),
+            "{p:?}"
+        );
+        cells[5] = cell(Some(false));
+        cells[0] = cell(Some(false));
+        let p = problems(&vec![row("reboot", cell(Some(true)), cells)]);
+        assert!(
+            p.iter().any(|p| p.contains("must get through on step01")),
+            "{p:?}"
+        );
+        // Every MUST_ESCAPE attack missing from this matrix is named too.
+        assert!(p.iter().any(|p| p.starts_with("chroot: listed")), "{p:?}");
+    }
+
+    #[test]
+    fn a_full_matrix_as_expected_has_no_problems_and_renders() {
+        let matrix: Matrix = MUST_ESCAPE
+            .iter()
+            .map(|(a, steps)| {
+                let cells = STEPS
+                    .iter()
+                    .map(|n| cell(Some(steps.contains(n))))
+                    .collect();
+                row(a, cell(Some(true)), cells)
+            })
+            .collect();
+        assert_eq!(problems(&matrix), Vec::<String>::new());
+        let md = markdown(&matrix);
+        assert!(
+            md.contains("| `reboot` | w | **ESCAPED** | **ESCAPED** | blocked |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_host_dependent_hole_is_required_only_where_the_host_allows_it() {
+        let mut cells = vec![cell(Some(false)); 6];
+        let blocked_host = vec![row("mknod-disk", cell(Some(false)), cells.clone())];
+        let p = problems(&blocked_host);
+        assert!(p.iter().all(|p| !p.starts_with("mknod-disk")), "{p:?}");
+        let open_host = vec![row("mknod-disk", cell(Some(true)), cells.clone())];
+        let p = problems(&open_host);
+        assert!(
+            p.iter().any(|p| p.contains("must get through on step03")),
+            "{p:?}"
+        );
+        // step06 letting it through is wrong whatever the host allows.
+        cells[5] = cell(Some(true));
+        let p = problems(&vec![row("mknod-disk", cell(Some(false)), cells)]);
+        assert!(
+            p.iter().any(|p| p.contains("step06 let it through")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_run_is_a_problem() {
+        let matrix: Matrix = vec![row("leaked-fd", cell(Some(false)), vec![cell(None); 6])];
+        assert_eq!(
+            problems(&matrix)
+                .iter()
+                .filter(|p| p.starts_with("leaked-fd on"))
+                .count(),
+            6
+        );
+    }
+}

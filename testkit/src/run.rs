@@ -88,6 +88,57 @@ impl Target {
     }
 }
 
+/// Starts `cmd` (stdout piped, stderr dropped) and returns once it printed
+/// a line `ready`, with the lines it printed before that; kills it if that
+/// does not happen within 10 s. For checks that look at a running container.
+pub fn start_until_ready(mut cmd: Command) -> Result<(Child, String), String> {
+    use std::io::BufRead;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut before = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line == "ready" {
+                let _ = tx.send(before);
+                return;
+            }
+            before.push_str(&line);
+            before.push('\n');
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(before) => Ok((child, before)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("the container did not start its command (no `ready` within 10 s)".into())
+        }
+    }
+}
+
+/// A rootfs that passes the runtime's first look (it has a `/bin/sh`) but
+/// has no `/proc`, `/dev` or `/sys`: the setup fails inside the container,
+/// after pivot_root, which is where cleanup is hardest.
+pub fn rootfs_that_fails_halfway() -> Result<tempfile::TempDir, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::create_dir(dir.path().join("bin")).map_err(|e| e.to_string())?;
+    std::os::unix::fs::symlink("/bin/busybox", dir.path().join("bin/sh"))
+        .map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// SIGTERM to a started runtime (so it can clean up), then wait for it.
+pub fn stop(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let _ = wait_limited(child, Duration::from_secs(10));
+}
+
 /// Runs `cmd` with piped output, killing it after `limit`.
 pub fn run_command(mut cmd: Command, limit: Duration) -> Result<Output, String> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());

@@ -371,25 +371,6 @@ fn two_containers_at_once_do_not_collide() {
     assert!(b_guard.leaves().is_empty());
 }
 
-/// `clone3(2)`'s argument block (linux/sched.h), up to the `cgroup` field.
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
 /// A hybrid host has a real (controller-less) cgroup2 at `unified/`: enough
 /// to run the v2 backend's directory handling, `clone3(CLONE_INTO_CGROUP)`
 /// with its descriptor, `cgroup.procs` and `cgroup.kill` against the kernel.
@@ -446,30 +427,17 @@ fn v2_backend_on_the_hybrid_hosts_unified_mount() {
         std::ffi::CString::new("30").unwrap(),
     );
     let argv = [arg0.as_ptr(), arg1.as_ptr(), std::ptr::null()];
-    let mut args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: std::os::fd::AsRawFd::as_raw_fd(&fd) as u64,
-        ..Default::default()
-    };
-    // SAFETY: clone3 without CLONE_VM is a fork; the child only calls
-    // execv and _exit, both async-signal-safe, on memory prepared before.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if pid == 0 {
-        // SAFETY: see above; execv returns only on failure.
+    // step02's own clone3, with the leaf's fd: CLONE_INTO_CGROUP.
+    let forked = step05::pid::clone3(nix::sched::CloneFlags::empty(), Some(fd))
+        .expect("clone3(CLONE_INTO_CGROUP)");
+    let Some(pid) = forked else {
+        // SAFETY: the forked child only calls execv and _exit, both
+        // async-signal-safe, on memory prepared before the clone.
         unsafe {
             libc::execv(path.as_ptr(), argv.as_ptr());
             libc::_exit(127);
         }
-    }
-    assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
-    let pid = Pid::from_raw(pid as i32);
+    };
     let membership = read(Path::new(&format!("/proc/{pid}/cgroup")));
     assert!(
         membership

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{Check, expect_code, expect_one_line};
 use crate::host;
-use crate::run::{Target, run_command, wait_limited};
+use crate::run::{Target, run_command, start_until_ready, stop};
 
 /// The checks of chapter 5.
 pub const CHECKS: &[Check] = &[
@@ -131,38 +131,12 @@ pub fn pids_limit_stops_fork_loop(t: &Target) -> Result<(), String> {
 /// cgroup's own counters on the host.
 pub fn cpu_limit_holds_busy_loop(t: &Target) -> Result<(), String> {
     let script = "cat /proc/self/cgroup; echo ready; while :; do :; done";
-    let mut cmd = t.command(&["--cpus", "0.2", "sh", "-c", script]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut text = String::new();
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line == "ready" {
-                break;
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-        let _ = tx.send(text);
-    });
-    let measured = match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(text) => match cgroup_id(&text) {
-            Some(id) => measure_cpu(&id, Duration::from_secs(2)),
-            None => Err(format!("no workshop cgroup in /proc/self/cgroup: {text:?}")),
-        },
-        Err(_) => Err("the busy loop did not start".into()),
+    let (mut child, text) = start_until_ready(t.command(&["--cpus", "0.2", "sh", "-c", script]))?;
+    let measured = match cgroup_id(&text) {
+        Some(id) => measure_cpu(&id, Duration::from_secs(2)),
+        None => Err(format!("no workshop cgroup in /proc/self/cgroup: {text:?}")),
     };
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = wait_limited(&mut child, Duration::from_secs(10));
+    stop(&mut child);
     let cores = measured?;
     if (0.1..=0.3).contains(&cores) {
         Ok(())
@@ -230,10 +204,7 @@ pub fn cgroup_removed_after_run(t: &Target) -> Result<(), String> {
 
 /// A run that fails halfway removes its cgroup too.
 pub fn cgroup_removed_after_failure(t: &Target) -> Result<(), String> {
-    let broken = tempfile::tempdir().map_err(|e| e.to_string())?;
-    std::fs::create_dir(broken.path().join("bin")).map_err(|e| e.to_string())?;
-    std::os::unix::fs::symlink("/bin/busybox", broken.path().join("bin/sh"))
-        .map_err(|e| e.to_string())?;
+    let broken = crate::run::rootfs_that_fails_halfway()?;
     let mut cmd =
         t.command_with_rootfs(broken.path(), &["--memory", "32m", "--pids", "20", "true"]);
     cmd.stdin(Stdio::null())

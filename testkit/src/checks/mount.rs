@@ -210,12 +210,7 @@ pub fn host_mounts_unchanged(t: &Target) -> Result<(), String> {
 
 /// ... and after a run that failed halfway, after pivot_root.
 pub fn host_mounts_unchanged_after_failure(t: &Target) -> Result<(), String> {
-    // A rootfs that passes the first look (it has /bin/sh) but has no /proc,
-    // /dev or /sys: the setup fails inside, after the pivot.
-    let broken = tempfile::tempdir().map_err(|e| e.to_string())?;
-    std::fs::create_dir(broken.path().join("bin")).map_err(|e| e.to_string())?;
-    std::os::unix::fs::symlink("/bin/busybox", broken.path().join("bin/sh"))
-        .map_err(|e| e.to_string())?;
+    let broken = crate::run::rootfs_that_fails_halfway()?;
     let before = host::mounts();
     let mut cmd = t.command_with_rootfs(broken.path(), &["true"]);
     cmd.stdin(std::process::Stdio::null());

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Check, expect_code};
 use crate::host;
-use crate::run::{Target, run_command, wait_limited};
+use crate::run::{Target, run_command, start_until_ready, stop};
 
 /// The checks of chapter 4.
 pub const CHECKS: &[Check] = &[
@@ -111,52 +111,27 @@ pub fn container_reaches_host(t: &Target) -> Result<(), String> {
 
 /// The host pings the container's eth0 while it runs.
 pub fn host_reaches_container(t: &Target) -> Result<(), String> {
-    let mut cmd = t.command(&["sh", "-c", "ip addr show eth0; echo ready; sleep 20"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut text = String::new();
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line == "ready" {
-                break;
+    let cmd = t.command(&["sh", "-c", "ip addr show eth0; echo ready; sleep 20"]);
+    let (mut child, text) = start_until_ready(cmd)?;
+    let result = match eth0_address(&text) {
+        Some(addr) => {
+            let mut ping = std::process::Command::new("ping");
+            ping.args(["-c", "1", "-W", "2", &addr.to_string()]);
+            match run_command(ping, Duration::from_secs(10)) {
+                Ok(out) if out.code == 0 => Ok(()),
+                Ok(out) => Err(format!(
+                    "the host could not ping the container at {addr}: {}",
+                    out.stdout.trim()
+                )),
+                Err(e) => Err(format!(
+                    "ping from the host: {e} (is iputils-ping installed?)"
+                )),
             }
-            text.push_str(&line);
-            text.push('\n');
         }
-        let _ = tx.send(text);
-    });
-    let result = match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(text) => match eth0_address(&text) {
-            Some(addr) => {
-                let mut ping = std::process::Command::new("ping");
-                ping.args(["-c", "1", "-W", "2", &addr.to_string()]);
-                match run_command(ping, Duration::from_secs(10)) {
-                    Ok(out) if out.code == 0 => Ok(()),
-                    Ok(out) => Err(format!(
-                        "the host could not ping the container at {addr}: {}",
-                        out.stdout.trim()
-                    )),
-                    Err(e) => Err(format!(
-                        "ping from the host: {e} (is iputils-ping installed?)"
-                    )),
-                }
-            }
-            None => Err(format!("the container printed no eth0 address: {text:?}")),
-        },
-        Err(_) => Err("the container did not start".into()),
+        None => Err(format!("the container printed no eth0 address: {text:?}")),
     };
     // SIGTERM, not SIGKILL: the runtime must get the chance to clean up.
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = wait_limited(&mut child, Duration::from_secs(10));
+    stop(&mut child);
     result
 }
 
@@ -225,10 +200,7 @@ pub fn host_end_gone_after_run(t: &Target) -> Result<(), String> {
 
 /// A run that fails after the pair was made leaves no host end behind.
 pub fn no_link_left_after_failure(t: &Target) -> Result<(), String> {
-    let broken = tempfile::tempdir().map_err(|e| e.to_string())?;
-    std::fs::create_dir(broken.path().join("bin")).map_err(|e| e.to_string())?;
-    std::os::unix::fs::symlink("/bin/busybox", broken.path().join("bin/sh"))
-        .map_err(|e| e.to_string())?;
+    let broken = crate::run::rootfs_that_fails_halfway()?;
     let mut cmd = t.command_with_rootfs(broken.path(), &["true"]);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())

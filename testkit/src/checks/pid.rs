@@ -1,8 +1,6 @@
 //! Chapter 2: the PID namespace, a fresh /proc, and PID 1's duties.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -204,7 +202,6 @@ pub fn start_ready(t: &Target) -> Result<Child, String> {
 
 fn start_ready_with(t: &Target, ignore_sigint: bool) -> Result<Child, String> {
     let mut cmd = t.command(&["sh", "-c", "echo ready; exec sleep 30"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     if ignore_sigint {
         use std::os::unix::process::CommandExt;
         // SAFETY: between fork and exec this only calls sigaction, which is
@@ -222,24 +219,5 @@ fn start_ready_with(t: &Target, ignore_sigint: bool) -> Result<Child, String> {
             });
         }
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", t.name()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(line) if line.trim() == "ready" => Ok(child),
-        other => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(format!(
-                "the container did not start its command (read {other:?})"
-            ))
-        }
-    }
+    crate::run::start_until_ready(cmd).map(|(child, _)| child)
 }

@@ -55,9 +55,9 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         sync.wait();
         uts::set_hostname(&cfg.hostname)?;
         mount::make_mounts_private()?;
+        mount::mount_dev(&cfg.rootfs)?;
         mount::pivot_into(&cfg.rootfs)?;
         mount::mount_proc()?;
-        mount::mount_dev()?;
         mount::mount_sys()?;
         Ok(pid::init(&cfg.argv, signals, || Ok(())))
     })();

@@ -5,13 +5,13 @@
 //! the root onto the rootfs with `pivot_root`, detaches the host's old root
 //! so nothing of it stays reachable, and mounts what programs expect:
 //! `/proc`, a small `/dev`, `/dev/pts`, `/dev/shm` and a read-only `/sys`.
-//! See mount_namespaces(7), pivot_root(2), mount(2), umount2(2), mknod(2).
+//! See mount_namespaces(7), pivot_root(2), mount(2), umount2(2).
 
 use std::path::Path;
 
 use nix::fcntl::AT_FDCWD;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::{Mode, SFlag, makedev, mknod, umask};
+use nix::sys::stat::{Mode, umask};
 use nix::unistd::{chdir, pivot_root, symlinkat};
 use workshop::{SyscallError, call};
 
@@ -62,94 +62,104 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), SyscallError> {
 // ANCHOR_END: pivot
 
 // ANCHOR: dev
-/// The device nodes every program may open, with their major:minor numbers
-/// (see the kernel's Documentation/admin-guide/devices.txt).
-pub const DEVICES: [(&str, u64, u64); 6] = [
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
+/// The device files every program may open: the defaults of the OCI
+/// runtime specification, bind-mounted from the host's `/dev`.
+pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
-/// A fresh, minimal `/dev`: a tmpfs with the six usual nodes, the
-/// `/dev/fd` links, a private devpts instance for terminals, and `/dev/shm`.
+/// A fresh, minimal `/dev` in `rootfs`, made before pivot_root while the
+/// host's `/dev` is still in reach: a tmpfs mounted `nodev`, the six devices
+/// bind-mounted into it, the `/dev/fd` links, a private devpts instance for
+/// terminals, and `/dev/shm`.
 ///
 /// The container must not see the host's `/dev`: with it a process could
-/// open the host's disks. Only these harmless character devices exist.
-pub fn mount_dev() -> Result<(), SyscallError> {
-    let nosuid_strict = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
+/// open the host's disks. And it must not be able to make such a node
+/// itself: Docker's capability set keeps CAP_MKNOD (step06), and `mknod` of
+/// the host's disk inside a container is an old way out. `nodev` makes every
+/// device node on this tmpfs unopenable; the six bind mounts still open,
+/// because a bind mount keeps the flags of the mount it comes from.
+pub fn mount_dev(rootfs: &Path) -> Result<(), SyscallError> {
+    let dev = rootfs.join("dev");
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME;
     call(
         "mount",
-        "\"tmpfs\", \"/dev\", \"tmpfs\", MS_NOSUID|MS_STRICTATIME, \"mode=755,size=64k\"",
+        format!(
+            "\"tmpfs\", {dev:?}, \"tmpfs\", MS_NOSUID|MS_NODEV|MS_STRICTATIME, \"mode=755,size=64k\""
+        ),
         || {
             mount(
                 Some("tmpfs"),
-                "/dev",
+                &dev,
                 Some("tmpfs"),
-                nosuid_strict,
+                flags,
                 Some("mode=755,size=64k"),
             )
         },
     )?;
-
-    // mknod applies our umask to the mode; clear it so the nodes get 0666.
-    let old_umask = umask(Mode::empty());
-    let made = DEVICES.iter().try_for_each(|&(name, major, minor)| {
-        let path = format!("/dev/{name}");
+    for name in DEVICES {
+        let host = format!("/dev/{name}");
+        let target = dev.join(name);
+        // A bind mount needs something to cover: an empty file.
         call(
-            "mknod",
-            format!("{path:?}, S_IFCHR|0666, makedev({major}, {minor})"),
+            "open",
+            format!("{target:?}, O_CREAT|O_WRONLY|O_CLOEXEC, 0644"),
+            || std::fs::File::create(&target).map(drop).map_err(io_errno),
+        )?;
+        call(
+            "mount",
+            format!("{host:?}, {target:?}, NULL, MS_BIND"),
             || {
-                mknod(
-                    path.as_str(),
-                    SFlag::S_IFCHR,
-                    Mode::from_bits_truncate(0o666),
-                    makedev(major, minor),
+                mount(
+                    Some(host.as_str()),
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
                 )
             },
-        )
-    });
-    umask(old_umask);
-    made?;
+        )?;
+    }
 
     for (target, link) in [
-        ("/proc/self/fd", "/dev/fd"),
-        ("/proc/self/fd/0", "/dev/stdin"),
-        ("/proc/self/fd/1", "/dev/stdout"),
-        ("/proc/self/fd/2", "/dev/stderr"),
-        ("pts/ptmx", "/dev/ptmx"),
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+        ("pts/ptmx", "ptmx"),
     ] {
+        let link = dev.join(link);
         call("symlink", format!("{target:?}, {link:?}"), || {
-            symlinkat(target, AT_FDCWD, link)
+            symlinkat(target, AT_FDCWD, &link)
         })?;
     }
 
     // A new devpts instance: the container's terminals are numbered from 0
-    // and it cannot see the host's.
-    mkdir("/dev/pts", 0o755)?;
+    // and it cannot see the host's. Not nodev: its nodes are the terminals.
+    let pts = dev.join("pts");
+    mkdir(&pts, 0o755)?;
     call(
         "mount",
-        "\"devpts\", \"/dev/pts\", \"devpts\", MS_NOSUID|MS_NOEXEC, \"newinstance,ptmxmode=0666,mode=0620\"",
+        format!(
+            "\"devpts\", {pts:?}, \"devpts\", MS_NOSUID|MS_NOEXEC, \"newinstance,ptmxmode=0666,mode=0620\""
+        ),
         || {
             mount(
                 Some("devpts"),
-                "/dev/pts",
+                &pts,
                 Some("devpts"),
                 MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
                 Some("newinstance,ptmxmode=0666,mode=0620"),
             )
         },
     )?;
-    mkdir("/dev/shm", 0o1777)?;
+    let shm = dev.join("shm");
+    mkdir(&shm, 0o1777)?;
     call(
         "mount",
-        "\"shm\", \"/dev/shm\", \"tmpfs\", MS_NOSUID|MS_NODEV, \"mode=1777,size=64m\"",
+        format!("\"shm\", {shm:?}, \"tmpfs\", MS_NOSUID|MS_NODEV, \"mode=1777,size=64m\""),
         || {
             mount(
                 Some("shm"),
-                "/dev/shm",
+                &shm,
                 Some("tmpfs"),
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some("mode=1777,size=64m"),
@@ -226,6 +236,21 @@ pub fn protect_proc() -> Result<(), SyscallError> {
 }
 // ANCHOR_END: protect_proc
 
+// ANCHOR: root_nodev
+/// Remounts the container's `/` `nodev`: a device node the container makes
+/// anywhere in the rootfs (`mknod /tmp/disk b 8 0`) cannot be opened. With
+/// `/dev`, `/dev/shm` and `/run` already `nodev`, no writable place is left
+/// where one could.
+pub fn root_nodev() -> Result<(), SyscallError> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV;
+    call(
+        "mount",
+        "NULL, \"/\", NULL, MS_BIND|MS_REMOUNT|MS_NODEV",
+        || mount(None::<&str>, "/", None::<&str>, flags, None::<&str>),
+    )
+}
+// ANCHOR_END: root_nodev
+
 // ANCHOR: bind_text
 /// Shows `contents` at `target` inside the container (its own `/etc/hosts`,
 /// say) without writing to the rootfs, which other containers share: the
@@ -284,7 +309,7 @@ fn io_errno(err: std::io::Error) -> nix::errno::Errno {
     nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
 }
 
-fn mkdir(path: &str, mode: u32) -> Result<(), SyscallError> {
+fn mkdir(path: &Path, mode: u32) -> Result<(), SyscallError> {
     let old_umask = umask(Mode::empty());
     let made = call("mkdir", format!("{path:?}, {mode:#o}"), || {
         nix::unistd::mkdir(path, Mode::from_bits_truncate(mode))

@@ -76,9 +76,9 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         uts::set_hostname(&cfg.hostname)?;
         net::setup_container(lease.as_ref())?;
         mount::make_mounts_private()?;
+        mount::mount_dev(&cfg.rootfs)?;
         mount::pivot_into(&cfg.rootfs)?;
         mount::mount_proc()?;
-        mount::mount_dev()?;
         mount::mount_sys()?;
         // `host` resolves to the host end; DNS servers as on the host.
         mount::bind_text(

@@ -111,12 +111,14 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         uts::set_hostname(&cfg.hostname)?;
         net::setup_container(lease.as_ref())?;
         mount::make_mounts_private()?;
+        mount::mount_dev(&cfg.rootfs)?;
         mount::pivot_into(&cfg.rootfs)?;
         mount::mount_proc()?;
-        mount::mount_dev()?;
         mount::mount_sys()?;
-        // With capabilities cut, a read-only /proc/sys stays read-only.
+        // With capabilities cut, these stay as they are: /proc/sys read-only,
+        // and no device node the container makes can be opened.
         mount::protect_proc()?;
+        mount::root_nodev()?;
         // `host` resolves to the host end; DNS servers as on the host.
         mount::bind_text(
             "/etc/hosts",

@@ -156,3 +156,28 @@ pub fn proc_sys_is_read_only(t: &Target) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// CAP_MKNOD stays (Docker's set), so the container can make device nodes;
+/// none it makes may open: `/dev`, `/dev/shm`, `/run` and `/` are `nodev`.
+/// The node made here is /dev/null's (1:3): harmless if the check fails.
+pub fn made_devices_cannot_be_opened(t: &Target) -> Result<(), String> {
+    for dir in ["/tmp", "/dev"] {
+        let script = format!(
+            "mknod {dir}/probe-node c 1 3 && cat {dir}/probe-node; r=$?; rm -f {dir}/probe-node; exit $r"
+        );
+        let out = t.run(&["sh", "-c", &script])?;
+        if out.code == 0 {
+            return Err(format!(
+                "a device node made in {dir} inside the container could be opened: mount {dir} nodev \
+                 (with CAP_MKNOD, the node of the host's disk would open too)"
+            ));
+        }
+        if !out.stderr.contains("Permission denied") {
+            return Err(format!(
+                "the device node in {dir} failed, but not with EACCES: {:?}",
+                out.stderr.trim()
+            ));
+        }
+    }
+    Ok(())
+}

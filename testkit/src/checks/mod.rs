@@ -153,7 +153,7 @@ macro_rules! chapter_groups {
         $crate::chapter_groups!($bin, $step, 5);
         $crate::check_group!($bin, $step, caps: docker_default_set, mount_and_hostname_are_refused,
             cap_add_sys_admin_allows_mount, cap_drop_net_raw_breaks_ping, unknown_capability_is_125,
-            proc_sys_is_read_only);
+            proc_sys_is_read_only, made_devices_cannot_be_opened);
     };
 }
 

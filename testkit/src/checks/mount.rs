@@ -73,7 +73,7 @@ pub const CHECKS: &[Check] = &[
 ];
 
 /// Mount points a container may have: what the steps mount, nothing of the host.
-const CONTAINER_MOUNTS: [&str; 11] = [
+const CONTAINER_MOUNTS: [&str; 17] = [
     "/",
     "/proc",
     "/dev",
@@ -85,8 +85,14 @@ const CONTAINER_MOUNTS: [&str; 11] = [
     "/etc/hosts",
     "/etc/resolv.conf",
     "/etc/hostname",
+    // The six device files, bind-mounted from the host's /dev (chapter 3).
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
 ];
-
 fn rootfs(t: &Target) -> Result<&Path, String> {
     t.rootfs
         .as_deref()

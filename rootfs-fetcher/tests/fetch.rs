@@ -215,8 +215,7 @@ fn url_args(url: &str, sha512: &str, rest: &[&str]) -> impl Fn(&str) -> Vec<Stri
 fn a_good_fetch_unpacks_files_modes_and_symlinks() {
     let (tarball, sum) = busybox_tarball();
     let bytes = fs::read(&tarball).unwrap();
-    let server =
-        Server::start(vec![("/rootfs.tar.gz".into(), Reply::Body(bytes.clone()))]).unwrap();
+    let (server, url) = serve(Reply::Body(bytes.clone()));
     let place = Place::new();
 
     let started = Instant::now();
@@ -224,7 +223,7 @@ fn a_good_fetch_unpacks_files_modes_and_symlinks() {
         "--dest",
         &place.dest_arg(),
         "--url",
-        &server.url("/rootfs.tar.gz"),
+        &url,
         "--sha512",
         &sum,
     ]));
@@ -295,20 +294,9 @@ fn a_good_fetch_unpacks_files_modes_and_symlinks() {
 #[test]
 fn a_second_fetch_does_nothing() {
     let (tarball, sum) = busybox_tarball();
-    let server = Server::start(vec![(
-        "/rootfs.tar.gz".into(),
-        Reply::Body(fs::read(&tarball).unwrap()),
-    )])
-    .unwrap();
+    let (server, url) = serve(Reply::Body(fs::read(&tarball).unwrap()));
     let place = Place::new();
-    let fetch = args(&[
-        "--dest",
-        &place.dest_arg(),
-        "--url",
-        &server.url("/rootfs.tar.gz"),
-        "--sha512",
-        &sum,
-    ]);
+    let fetch = args(&["--dest", &place.dest_arg(), "--url", &url, "--sha512", &sum]);
     assert_ok(&run(&fetch));
     let first = snapshot(&place.dest());
     let marker_mtime = fs::metadata(place.dest().join(".workshop-rootfs"))
@@ -340,12 +328,7 @@ fn a_second_fetch_does_nothing() {
 #[test]
 fn a_checksum_mismatch_is_refused_before_unpacking() {
     let (tarball, sum) = busybox_tarball();
-    let server = Server::start(vec![(
-        "/rootfs.tar.gz".into(),
-        Reply::Body(fs::read(&tarball).unwrap()),
-    )])
-    .unwrap();
-    let url = server.url("/rootfs.tar.gz");
+    let (_server, url) = serve(Reply::Body(fs::read(&tarball).unwrap()));
     let wrong = "ab".repeat(64);
     let lines = fails_cleanly(
         url_args(&url, &wrong, &[]),
@@ -371,33 +354,30 @@ fn a_truncated_body_fails() {
     let (tarball, sum) = busybox_tarball();
     let body = fs::read(&tarball).unwrap();
     let len = body.len();
-    let server = Server::start(vec![(
-        "/rootfs.tar.gz".into(),
-        Reply::Truncated {
-            body,
-            send: 100_000,
-        },
-    )])
-    .unwrap();
-    let url = server.url("/rootfs.tar.gz");
+    let (_server, url) = serve(Reply::Truncated {
+        body,
+        send: 100_000,
+    });
     fails_cleanly(
         url_args(&url, &sum, &[]),
         &format!("the download of {url} was truncated: 100000 of {len} bytes arrived"),
     );
 }
 
+/// A loopback server answering `/rootfs.tar.gz` with `reply`, and that URL.
+fn serve(reply: Reply) -> (Server, String) {
+    let server = Server::start(vec![("/rootfs.tar.gz".into(), reply)]).unwrap();
+    let url = server.url("/rootfs.tar.gz");
+    (server, url)
+}
+
 #[test]
 fn a_stalled_server_times_out() {
     let (tarball, sum) = busybox_tarball();
-    let server = Server::start(vec![(
-        "/rootfs.tar.gz".into(),
-        Reply::Stall {
-            body: fs::read(&tarball).unwrap(),
-            after: 50_000,
-        },
-    )])
-    .unwrap();
-    let url = server.url("/rootfs.tar.gz");
+    let (_server, url) = serve(Reply::Stall {
+        body: fs::read(&tarball).unwrap(),
+        after: 50_000,
+    });
     let started = Instant::now();
     fails_cleanly(
         url_args(&url, &sum, &["--timeout", "2"]),
@@ -761,15 +741,10 @@ fn a_corrupt_archive_with_the_right_checksum_is_refused() {
 #[test]
 fn sigint_leaves_nothing_behind() {
     let (tarball, sum) = busybox_tarball();
-    let server = Server::start(vec![(
-        "/rootfs.tar.gz".into(),
-        Reply::Stall {
-            body: fs::read(&tarball).unwrap(),
-            after: 200_000,
-        },
-    )])
-    .unwrap();
-    let url = server.url("/rootfs.tar.gz");
+    let (_server, url) = serve(Reply::Stall {
+        body: fs::read(&tarball).unwrap(),
+        after: 200_000,
+    });
     let place = Place::new();
 
     for force in [false, true] {

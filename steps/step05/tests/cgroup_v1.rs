@@ -235,7 +235,7 @@ fn a_command_over_its_memory_limit_is_oom_killed_and_counted() {
     let kills = cg.oom_kills().unwrap();
     assert!(kills >= 1, "memory.oom_control counts the kill: {kills}");
     assert_eq!(
-        oom_message(cg.memory_limit()),
+        oom_message(cg.memory_limit(), 137),
         "container was OOM-killed: memory limit 32 MiB"
     );
     eprintln!("oom_kill = {kills}");

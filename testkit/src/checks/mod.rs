@@ -146,6 +146,7 @@ macro_rules! chapter_groups {
     ($bin:expr, $step:tt, 5) => {
         $crate::chapter_groups!($bin, $step, 4);
         $crate::check_group!($bin, $step, cgroup: command_is_in_its_cgroup, oom_kill_is_137_with_message,
+            oom_of_another_process_keeps_the_status,
             pids_limit_stops_fork_loop, cpu_limit_holds_busy_loop, cgroup_removed_after_run,
             cgroup_removed_after_failure, bad_limits_are_125);
     };

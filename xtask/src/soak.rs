@@ -400,9 +400,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&file, "not a directory")?;
     let empty = bad.path().join("empty");
     std::fs::create_dir(&empty)?;
-    let no_sh = bad.path().join("no-sh");
-    std::fs::create_dir_all(no_sh.join("bin"))?;
-    std::fs::create_dir_all(no_sh.join("etc"))?;
+    let dangling = bad.path().join("dangling");
+    std::os::unix::fs::symlink(bad.path().join("nowhere"), &dangling)?;
     let long = "h".repeat(65);
     let cases: Vec<(String, Vec<String>)> = vec![
         (
@@ -414,8 +413,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             vec!["--rootfs".into(), empty.display().to_string()],
         ),
         (
-            "rootfs without /bin/sh".into(),
-            vec!["--rootfs".into(), no_sh.display().to_string()],
+            "rootfs is a dangling link".into(),
+            vec!["--rootfs".into(), dangling.display().to_string()],
         ),
         ("--memory 0".into(), vec!["--memory".into(), "0".into()]),
         (

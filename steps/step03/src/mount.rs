@@ -63,9 +63,9 @@ fn open_in_root(root_fd: &OwnedFd, path: &Path, depth: u32) -> Result<OwnedFd, S
         .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     let args = format!("rootfd, {path:?}, O_PATH|O_DIRECTORY, RESOLVE_IN_ROOT");
-    match openat2(root_fd, path, how) {
-        Err(Errno::ENOENT) => {}
-        _ => return call("openat2", args, || openat2(root_fd, path, how)),
+    match call("openat2", args.clone(), || openat2(root_fd, path, how)) {
+        Err(err) if err.errno == Errno::ENOENT => {}
+        opened => return opened,
     }
     // 40 symlinks in a row is where the kernel itself gives up (ELOOP).
     if depth > 40 {

@@ -296,7 +296,7 @@ pub fn restrict_v2(cgroup: BorrowedFd<'_>, rules: &[Rule]) -> Result<(), Syscall
             .last()
             .unwrap_or("")
             .to_owned();
-        e.with_hint(&format!("the verifier said: {last}"))
+        e.with_hint(format!("the verifier said: {last}"))
     })?;
     // SAFETY: BPF_PROG_LOAD returned a new descriptor that nothing else owns.
     let prog_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };

@@ -270,19 +270,3 @@ pub fn bad_limits_are_125(t: &Target) -> Result<(), String> {
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_id_in_v1_and_v2_files() {
-        assert_eq!(
-            cgroup_id("0::/contain-rs-workshop/ws-42\n").as_deref(),
-            Some("ws-42")
-        );
-        let v1 = "12:pids:/contain-rs-workshop/ws-7\n4:memory:/contain-rs-workshop/ws-7\n0::/\n";
-        assert_eq!(cgroup_id(v1).as_deref(), Some("ws-7"));
-        assert_eq!(cgroup_id("0::/user.slice\n"), None);
-    }
-}

@@ -660,7 +660,7 @@ fn reset_removes_our_leaves_and_parents_in_every_hierarchy_and_nothing_else() {
 
     let removed = reset_with_mode(tree.root(), Mode::Hybrid).unwrap();
     let mut expected = Vec::new();
-    for h in ["cpu", "cpuacct", "memory", "pids"] {
+    for h in ["cpu", "cpuacct", "memory", "pids", "devices"] {
         let parent = tree.root().join(h).join(PARENT);
         expected.extend([parent.join("ws-1"), parent.join("ws-2"), parent]);
     }
@@ -669,7 +669,7 @@ fn reset_removes_our_leaves_and_parents_in_every_hierarchy_and_nothing_else() {
     expected.sort();
     assert_eq!(got, expected);
     assert!(orphan.was_killed());
-    for h in ["cpu", "cpuacct", "memory", "pids"] {
+    for h in ["cpu", "cpuacct", "memory", "pids", "devices"] {
         assert!(!tree.exists(&format!("{h}/contain-rs-workshop")), "{h}");
     }
     assert!(tree.exists("memory/process_api/abc"));

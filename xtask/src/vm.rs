@@ -250,7 +250,11 @@ fn expected_checks(steps: &[u8]) -> Vec<String> {
             3 => vec!["rootfs", "os_release", "mounts_clean"],
             4 => vec!["eth0", "network_none", "links_clean"],
             5 => cgroup.to_vec(),
-            _ => cgroup.iter().copied().chain(["caps"]).collect(),
+            _ => cgroup
+                .iter()
+                .copied()
+                .chain(["caps", "cgroupns", "devices", "pid1"])
+                .collect(),
         };
         names.extend(own.into_iter().map(|c| format!("step{step:02}_{c}")));
     }

@@ -243,6 +243,17 @@ if wanted 6 && [ -x /bin/step06 ]; then
     run step06 --rootfs /rootfs grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status
     grep -q '^CapEff:[[:space:]]*00000000a80425fb$' /tmp/out && grep -q '^NoNewPrivs:[[:space:]]*1$' /tmp/out
     verdict step06_caps $? "$(printed) (want Docker's CapEff 00000000a80425fb and NoNewPrivs 1)"
+    # Docker's other defaults where cgroup v2 differs: the cgroup namespace
+    # with a read-only cgroup2 at /sys/fs/cgroup, the BPF device program.
+    run step06 --rootfs /rootfs sh -c 'cat /proc/self/cgroup; grep " /sys/fs/cgroup " /proc/self/mountinfo'
+    grep -qx '0::/' /tmp/out && grep -q ' /sys/fs/cgroup ro,.* - cgroup2 ' /tmp/out
+    verdict step06_cgroupns $? "$(printed) (want 0::/ and a read-only cgroup2 at /sys/fs/cgroup)"
+    run step06 --rootfs /rootfs -v --cap-add SYS_ADMIN sh -c 'mkdir -p /tmp/d && mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/null c 1 3 && mknod /tmp/d/kmsg c 1 11 && { (: </tmp/d/null); echo null=$?; (: </tmp/d/kmsg); echo kmsg=$?; }; umount /tmp/d'
+    grep -qx null=0 /tmp/out && grep -q '^kmsg=[1-9]' /tmp/out && grep -q 'BPF_PROG_ATTACH.* = 0' /tmp/err
+    verdict step06_devices $? "rc=$RC out=[$(flat /tmp/out)] err=[$(grep -E 'bpf|kmsg|rror' /tmp/err | tr '\n' '|' | cut -c1-300)] (want null=0, kmsg=1, the program attached)"
+    run step06 --rootfs /rootfs grep -E '^(CapPrm|NoNewPrivs):' /proc/1/status
+    grep -q '^CapPrm:[[:space:]]*0000000000000020$' /tmp/out && grep -q '^NoNewPrivs:[[:space:]]*1$' /tmp/out
+    verdict step06_pid1 $? "$(printed) (want PID 1 with CAP_KILL alone and NoNewPrivs 1)"
 fi
 
 echo "VMTEST DONE"

@@ -121,17 +121,37 @@ pub fn start_until_ready(mut cmd: Command) -> Result<(Child, String), String> {
     }
 }
 
-/// A rootfs that passes the runtime's first look (it has a `/bin/sh`) but
-/// has no `/proc`, `/dev` or `/sys`: the setup fails inside the container,
-/// after pivot_root, which is where cleanup is hardest.
+/// A rootfs that passes the runtime's first look but whose `/proc` is a
+/// file, not a directory: the setup fails inside the container, after
+/// pivot_root, which is where cleanup is hardest.
 pub fn rootfs_that_fails_halfway() -> Result<tempfile::TempDir, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     std::fs::create_dir(dir.path().join("bin")).map_err(|e| e.to_string())?;
     std::os::unix::fs::symlink("/bin/busybox", dir.path().join("bin/sh"))
         .map_err(|e| e.to_string())?;
+    std::fs::write(dir.path().join("proc"), "not a directory\n").map_err(|e| e.to_string())?;
     Ok(dir)
 }
 
+/// A rootfs that is nothing but `bin/busybox` (a copy of the host's static
+/// one) and an empty `etc/`: no `/bin/sh`, no mount points. `symlinks`
+/// adds `(name, target)` links at its top level.
+pub fn bare_rootfs(symlinks: &[(&str, &str)]) -> Result<tempfile::TempDir, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("bin")).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(root.join("etc")).map_err(|e| e.to_string())?;
+    std::fs::copy(crate::rootfs::BUSYBOX, root.join("bin/busybox")).map_err(|e| {
+        format!(
+            "copy {}: {e} (install busybox-static)",
+            crate::rootfs::BUSYBOX
+        )
+    })?;
+    for (name, target) in symlinks {
+        std::os::unix::fs::symlink(target, root.join(name)).map_err(|e| e.to_string())?;
+    }
+    Ok(dir)
+}
 /// SIGTERM to a started runtime (so it can clean up), then wait for it.
 pub fn stop(child: &mut Child) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);

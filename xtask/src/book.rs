@@ -25,8 +25,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-/// The mdbook release the book is built and checked with.
-pub const MDBOOK_VERSION: &str = "0.4.52";
+/// The mdbook release CI installs and the book is checked with: the
+/// current one. Any 0.5 release is accepted (the book has nothing that
+/// depends on a patch release).
+pub const MDBOOK_VERSION: &str = "0.5.4";
+
+/// Whether `mdbook --version` output (`mdbook v0.5.4`) is a release the
+/// book is checked with: the 0.5 series.
+fn supported_mdbook(version: &str) -> bool {
+    version
+        .trim()
+        .strip_prefix("mdbook v")
+        .is_some_and(|v| v.starts_with("0.5."))
+}
 
 /// The reference chapter every syscall and flag of the steps must appear in.
 const REFERENCE: &str = "reference.md";
@@ -711,9 +722,9 @@ fn mdbook_build(book: &Path) -> Result<()> {
     let mdbook = mdbook()?;
     let version = Command::new(&mdbook).arg("--version").output()?;
     let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-    if !version.ends_with(MDBOOK_VERSION) {
+    if !supported_mdbook(&version) {
         bail!(
-            "{version} found, the book is checked with mdbook {MDBOOK_VERSION}: \
+            "{version} found, the book is checked with mdbook 0.5 (the current release): \
              cargo install --locked mdbook --version {MDBOOK_VERSION} --no-default-features --features search"
         );
     }
@@ -1710,6 +1721,15 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_current_mdbook_series_is_accepted() {
+        assert!(supported_mdbook("mdbook v0.5.4\n"));
+        assert!(supported_mdbook(&format!("mdbook v{MDBOOK_VERSION}")));
+        assert!(supported_mdbook("mdbook v0.5.0"));
+        assert!(!supported_mdbook("mdbook v0.4.52"));
+        assert!(!supported_mdbook("mdbook v0.6.0"));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! project-level ones are this xtask's own subcommands, so each can also be
 //! run alone (`cargo xtask book check`, `cargo xtask vm-test`, ...).
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::bail;
@@ -124,6 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let listed: Vec<&str> = selected.iter().map(|p| p.name).collect();
     eprintln!("xtask test: phases {}", listed.join(", "));
     let mut results = Vec::new();
+    let mut checks = CheckCounts::default();
     for phase in &selected {
         eprintln!(
             "\n==> {} ({})\n    $ {}",
@@ -132,17 +135,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             phase.argv.join(" ")
         );
         let started = Instant::now();
-        let ok = Command::new(&phase.argv[0])
-            .args(&phase.argv[1..])
-            .current_dir(&root)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let (ok, stdout) = run_teed(&phase.argv, &root);
+        match phase.name {
+            "tests" => checks.host = Some(Tally::of_cargo_test(&stdout)),
+            "vm" => checks.vm = Tally::of_vm_test(&stdout),
+            _ => {}
+        }
         results.push((phase.name, ok, started.elapsed().as_secs_f64()));
     }
     eprintln!("\nxtask test summary");
     for (name, ok, secs) in &results {
         eprintln!("  {} {name:<10} {secs:>7.1} s", if *ok { "✔" } else { "✘" });
+    }
+    if let Some(line) = checks.line() {
+        eprintln!("  {line}");
     }
     let failed = results.iter().filter(|r| !r.1).count();
     // The plain closing line CI reads: one count per phase.
@@ -156,4 +162,154 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn names() -> String {
     let all: Vec<&str> = phases().iter().map(|p| p.name).collect();
     all.join(", ")
+}
+
+/// Runs a phase with its stdout passed through to ours line by line and
+/// kept, so the summary can count what it printed. stderr is left alone.
+fn run_teed(argv: &[String], root: &Path) -> (bool, String) {
+    let Ok(mut child) = Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        return (false, String::new());
+    };
+    let mut kept = String::new();
+    if let Some(out) = child.stdout.take() {
+        let mut stdout = std::io::stdout();
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = writeln!(stdout, "{line}");
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    }
+    let ok = child.wait().map(|s| s.success()).unwrap_or(false);
+    (ok, kept)
+}
+
+/// Passed and failed testkit checks, as a phase reported them.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    /// The steps' behaviour tests in `cargo test` output: each is a testkit
+    /// check (`test mount::rootfs_is_root ... ok`) of a `tests/behaviour.rs`.
+    fn of_cargo_test(out: &str) -> Tally {
+        let names: Vec<&str> = testkit::checks::all().iter().map(|c| c.name).collect();
+        let mut tally = Tally::default();
+        let mut in_behaviour = false;
+        for line in out.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("Running ") {
+                in_behaviour = rest.starts_with("tests/behaviour.rs");
+                continue;
+            }
+            let Some(rest) = line.strip_prefix("test ") else {
+                continue;
+            };
+            let Some((name, verdict)) = rest.split_once(" ... ") else {
+                continue;
+            };
+            if !in_behaviour || !names.contains(&name) {
+                continue;
+            }
+            match verdict.trim() {
+                "ok" => tally.passed += 1,
+                "FAILED" => tally.failed += 1,
+                _ => {}
+            }
+        }
+        tally
+    }
+
+    /// vm-test's line `vm-test: N testkit checks passed on cgroup v2 (M failed)`.
+    fn of_vm_test(out: &str) -> Option<Tally> {
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("vm-test: "))
+            .filter(|l| l.contains("testkit checks passed on cgroup v2"))?;
+        let passed = line.split(' ').next()?.parse().ok()?;
+        let failed = line.rsplit_once('(')?.1.split(' ').next()?.parse().ok()?;
+        Some(Tally { passed, failed })
+    }
+}
+
+/// What the summary says of the testkit checks: where they ran, and how many passed.
+#[derive(Debug, Default)]
+struct CheckCounts {
+    host: Option<Tally>,
+    vm: Option<Tally>,
+}
+
+impl CheckCounts {
+    fn line(&self) -> Option<String> {
+        let mode = host_cgroup_mode();
+        let mut parts = Vec::new();
+        if let Some(vm) = self.vm {
+            parts.push(format!(
+                "{} checks passed on cgroup v2 (the qemu VM), {} failed",
+                vm.passed, vm.failed
+            ));
+        }
+        if let Some(host) = self.host {
+            parts.push(format!(
+                "{} on cgroup {mode} (this host), {} failed",
+                host.passed, host.failed
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("testkit: {}", parts.join("; ")))
+    }
+}
+
+/// This host's cgroup mode as the summary names it: `v2`, or `v1` for a
+/// host with v1 controllers (hybrid or legacy).
+fn host_cgroup_mode() -> &'static str {
+    match nix::sys::statfs::statfs("/sys/fs/cgroup") {
+        Ok(fs) if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => "v2",
+        Ok(_) => "v1",
+        Err(_) => "(unknown mode)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviour_tests_are_counted_and_nothing_else() {
+        let out = "\
+     Running tests/behaviour.rs (target/debug/deps/behaviour-1)
+test mount::rootfs_is_root ... ok
+test uts::hostname_inside ... FAILED
+test mount::not_a_check ... ok
+     Running tests/net_veth.rs (target/debug/deps/net_veth-2)
+test mount::rootfs_is_root ... ok
+     Running tests/behaviour.rs (target/debug/deps/behaviour-3)
+test cgroup::oom_kill_is_137_with_message ... ok
+test cgroup::pids_limit_stops_fork_loop ... ignored
+";
+        assert_eq!(
+            Tally::of_cargo_test(out),
+            Tally {
+                passed: 2,
+                failed: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_vm_count_is_read_from_its_line() {
+        let out = "vm-test: 180 testkit checks passed on cgroup v2 (3 failed)\nvm-test: 1 passed\n";
+        assert_eq!(
+            Tally::of_vm_test(out),
+            Some(Tally {
+                passed: 180,
+                failed: 3
+            })
+        );
+        assert_eq!(Tally::of_vm_test("vm-test: 5 passed, 0 failed\n"), None);
+    }
 }

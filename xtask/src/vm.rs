@@ -53,7 +53,7 @@ pub struct VmArgs {
     #[arg(long, value_delimiter = ',', default_values_t = ALL_STEPS)]
     steps: Vec<u8>,
     /// Fail when the VM has not finished all checks within this many seconds.
-    #[arg(long, default_value_t = 180, value_name = "SECS")]
+    #[arg(long, default_value_t = 1200, value_name = "SECS")]
     timeout: u64,
     /// Fail when the VM has not started its checks within this many seconds.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
@@ -226,39 +226,40 @@ fn output(cmd: &mut Command) -> Result<String> {
 
 // --- The verdict -------------------------------------------------------------------------------
 
-/// Every check the init script runs for these steps, in its order.
+/// The checks of the VM itself and of the initramfs, which init.sh makes
+/// in shell: they look at the VM, not at a step's behaviour.
+const VM_CHECKS: [&str; 3] = ["vm_cgroup2", "vm_controllers", "vm_veth"];
+/// What only a root that is the initial ramfs shows (step03 on).
+const INITRAMFS_CHECKS: [&str; 2] = ["initramfs_pivot_root_hint", "initramfs_no_pivot_runs"];
+/// step05's v1-backend tests, reported as ignored on this v2 kernel.
+const V1_TESTS_IGNORED: &str = "vm_v1_tests_ignored";
+
+/// Every check the VM reports for these steps: the VM's own, then for each
+/// step every testkit check of its chapters, as `stepNN::group::name` (the
+/// `checks` program runs the same functions `cargo test` does).
 fn expected_checks(steps: &[u8]) -> Vec<String> {
-    let mut names: Vec<String> = ["vm_cgroup2", "vm_controllers", "vm_veth"]
-        .map(String::from)
-        .into();
-    let cgroup = [
-        "oom",
-        "pids",
-        "limits_written",
-        "subtree_control",
-        "cpu_throttled",
-        "sigterm",
-        "cgroup_removed",
-    ];
+    let mut names: Vec<String> = VM_CHECKS.map(String::from).into();
+    if steps.contains(&3) {
+        names.extend(INITRAMFS_CHECKS.map(String::from));
+    }
+    if steps.contains(&5) {
+        names.push(V1_TESTS_IGNORED.to_owned());
+    }
     for &step in &ALL_STEPS {
-        if !steps.contains(&step) {
-            continue;
+        if steps.contains(&step) {
+            names.extend(
+                testkit::checks::for_step(step)
+                    .into_iter()
+                    .map(|c| format!("step{step:02}::{}", c.name)),
+            );
         }
-        let own: Vec<&str> = match step {
-            1 => vec!["hostname", "exit_status"],
-            2 => vec!["pid"],
-            3 => vec!["rootfs", "os_release", "mounts_clean"],
-            4 => vec!["eth0", "network_none", "links_clean"],
-            5 => cgroup.to_vec(),
-            _ => cgroup
-                .iter()
-                .copied()
-                .chain(["caps", "cgroupns", "devices", "pid1"])
-                .collect(),
-        };
-        names.extend(own.into_iter().map(|c| format!("step{step:02}_{c}")));
     }
     names
+}
+
+/// The step a check belongs to (`step05` for `step05::cgroup::...`), if any.
+fn step_of(check: &str) -> &str {
+    check.split("::").next().unwrap_or("")
 }
 
 /// One line of the report.
@@ -280,7 +281,13 @@ fn evaluate(
     let mut verdicts = Vec::new();
     for name in expected {
         let reports: Vec<&Check> = got.iter().filter(|c| &c.name == name).collect();
-        let step = name.split('_').next().unwrap_or("");
+        let step = if name.starts_with("initramfs_") {
+            "step03"
+        } else if name == V1_TESTS_IGNORED {
+            "step05"
+        } else {
+            step_of(name)
+        };
         let verdict = if let Some(why) = unbuilt.get(step) {
             Verdict {
                 name: name.clone(),
@@ -331,7 +338,7 @@ fn report(verdicts: &[Verdict], run: &VmRun, started: Instant, log: &Path) -> Re
     println!("\nvm-test: the steps on a cgroup v2 kernel");
     for v in verdicts {
         println!(
-            "  {} {:<26} {}",
+            "  {} {:<52} {}",
             if v.pass { "✔" } else { "✘" },
             v.name,
             v.detail
@@ -350,6 +357,12 @@ fn report(verdicts: &[Verdict], run: &VmRun, started: Instant, log: &Path) -> Re
     }
     let failed = verdicts.iter().filter(|v| !v.pass).count();
     let ok = failed == 0 && run.outcome.is_done();
+    let testkit: Vec<&Verdict> = verdicts.iter().filter(|v| v.name.contains("::")).collect();
+    println!(
+        "vm-test: {} testkit checks passed on cgroup v2 ({} failed)",
+        testkit.iter().filter(|v| v.pass).count(),
+        testkit.iter().filter(|v| !v.pass).count()
+    );
     if !ok {
         println!(
             "vm-test: the last lines of the console (all of it is in {}):",
@@ -433,52 +446,55 @@ mod tests {
 
     #[test]
     fn an_unbuilt_step_fails_all_its_checks() {
-        let expected = expected_checks(&[5]);
+        let expected = expected_checks(&[3, 5]);
         let got: Vec<Check> = expected.iter().map(|n| check(n, true)).collect();
         let unbuilt = BTreeMap::from([("step05".to_owned(), "error[E0425]".to_owned())]);
         let v = evaluate(&expected, &got, &unbuilt, &Outcome::Done);
+        let step05: Vec<&Verdict> = v
+            .iter()
+            .filter(|v| v.name.starts_with("step05::"))
+            .collect();
+        assert_eq!(step05.len(), testkit::checks::for_step(5).len());
+        assert!(step05.iter().all(|v| !v.pass));
         assert!(
             v.iter()
-                .filter(|v| v.name.starts_with("step05_"))
-                .all(|v| !v.pass)
-        );
-        assert!(
-            v.iter()
-                .filter(|v| v.name.starts_with("vm_"))
+                .filter(|v| !v.name.starts_with("step05::") && v.name != V1_TESTS_IGNORED)
                 .all(|v| v.pass)
+        );
+        let unbuilt = BTreeMap::from([("step03".to_owned(), "error".to_owned())]);
+        let v = evaluate(&expected, &got, &unbuilt, &Outcome::Done);
+        assert!(
+            v.iter()
+                .filter(|v| v.name.starts_with("initramfs_"))
+                .all(|v| !v.pass)
         );
     }
 
-    /// The names init.sh reports: `verdict NAME ...` lines, with the
-    /// cgroup checks' `${s}` standing for step05 and step06.
+    /// The names init.sh itself reports: its `verdict NAME ...` lines.
     fn reported_by_init() -> Vec<String> {
-        let mut names = Vec::new();
-        for line in INIT.lines() {
-            let Some(rest) = line.trim().strip_prefix("verdict ") else {
-                continue;
-            };
-            let name = rest.split(' ').next().unwrap().replace('"', "");
-            if name.contains("${s}") {
-                names.push(name.replace("${s}", "step05"));
-                names.push(name.replace("${s}", "step06"));
-            } else {
-                names.push(name);
-            }
-        }
+        let mut names: Vec<String> = INIT
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("verdict "))
+            .map(|rest| rest.split(' ').next().unwrap().replace('"', ""))
+            .collect();
+        names.sort();
         names
     }
 
     #[test]
-    fn init_reports_exactly_the_expected_checks() {
-        let mut expected = expected_checks(&ALL_STEPS);
-        let mut reported = reported_by_init();
-        expected.sort();
-        reported.sort();
-        reported.dedup();
-        assert_eq!(reported, expected);
-        assert_eq!(
-            expected_checks(&[2]),
-            ["vm_cgroup2", "vm_controllers", "vm_veth", "step02_pid"]
-        );
+    fn init_reports_exactly_the_vm_and_initramfs_checks() {
+        let mut own: Vec<String> = VM_CHECKS
+            .iter()
+            .chain(&INITRAMFS_CHECKS)
+            .chain(&[V1_TESTS_IGNORED])
+            .map(|s| s.to_string())
+            .collect();
+        own.sort();
+        assert_eq!(reported_by_init(), own);
+        let step2 = expected_checks(&[2]);
+        assert_eq!(&step2[..3], VM_CHECKS);
+        assert_eq!(step2.len(), 3 + testkit::checks::for_step(2).len());
+        assert!(step2[3..].iter().all(|n| n.starts_with("step02::")));
+        assert!(expected_checks(&[3]).contains(&"initramfs_no_pivot_runs".to_owned()));
     }
 }

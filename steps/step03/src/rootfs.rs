@@ -14,13 +14,20 @@ pub struct RootfsOpt {
     /// fetched there on first use.
     #[arg(long, env = "WORKSHOP_ROOTFS", value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
+    /// Enter the rootfs with MS_MOVE and chroot instead of pivot_root, as
+    /// runc's --no-pivot: only for a machine whose root is the initial
+    /// ramfs, where pivot_root fails with EINVAL. Weaker: see chapter 3.
+    #[arg(long)]
+    pub no_pivot: bool,
 }
 
 // ANCHOR: resolve
 /// Finds the rootfs to use, fetching the default one on first use, and
 /// checks that it looks like a root filesystem. Runs in the parent before
-/// anything is created, so a bad rootfs leaves nothing behind.
+/// anything is created, so a bad rootfs leaves nothing behind. It also
+/// records `--no-pivot` for [`crate::mount::pivot_into`].
 pub fn resolve(opt: &RootfsOpt) -> anyhow::Result<PathBuf> {
+    crate::mount::set_no_pivot(opt.no_pivot);
     let path = match &opt.rootfs {
         Some(path) => path.clone(),
         None => {
@@ -58,8 +65,11 @@ fn fetch_default(dest: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A rootfs is a directory with a `/bin/sh` in it (often a symlink to busybox,
-/// which is why the link itself is looked at, not what it points to on the host).
+/// A rootfs is a directory with something in it. Nothing more is asked of
+/// it: the mount points the container needs (`/proc`, `/dev`, `/sys`,
+/// `/run`) are made inside it when missing, and a command it does not have
+/// ends in 127, as with `docker run`. An empty directory is refused: it is
+/// a rootfs that was never unpacked.
 pub fn check(path: &Path) -> anyhow::Result<()> {
     let fetch = || rootfs_fetcher::fetch_command(path);
     let meta = match std::fs::metadata(path) {
@@ -80,9 +90,13 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
             fetch()
         );
     }
-    if std::fs::symlink_metadata(path.join("bin/sh")).is_err() {
+    let empty = std::fs::read_dir(path)
+        .with_context(|| format!("read the rootfs {}", path.display()))?
+        .next()
+        .is_none();
+    if empty {
         bail!(
-            "rootfs {} has no /bin/sh, so it is not an unpacked root filesystem; fetch one with: {}",
+            "rootfs {} is empty, so it is not an unpacked root filesystem; fetch one with: {}",
             path.display(),
             fetch()
         );

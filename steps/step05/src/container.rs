@@ -9,7 +9,7 @@
 //! veth as in step04, release the sync pipe ─▶ the same setup as step04, then init
 //!                                            unshare(CLONE_NEWCGROUP): the cgroup is its root
 //! supervise ◀────────────────────────────────  the command as PID 2, limited
-//! read memory.events: OOM kill? → exit 137
+//! read memory.events: OOM kill? → say so
 //! remove the cgroup, wait for the veth to go
 //! ```
 
@@ -63,16 +63,18 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     };
     let payload = lease.map(|l| l.to_bytes().to_vec()).unwrap_or_default();
     sync.release(&payload)?;
-    let mut code = pid::supervise(child, &signals)?;
+    let code = pid::supervise(child, &signals)?;
 
-    // The container has ended: ask the cgroup whether the kernel killed it.
+    // The container has ended: ask the cgroup whether the kernel's OOM
+    // killer struck. The command's own status stands, as with docker run:
+    // 137 when the command itself was killed, its exit code when the victim
+    // was another process of the container.
     if cgroup.oom_kills()? > 0 {
         eprintln!(
             "{}: {}",
             explain::program(),
-            cgroup::oom_message(cgroup.memory_limit())
+            cgroup::oom_message(cgroup.memory_limit(), code)
         );
-        code = 137;
     }
     cgroup.remove()?;
     if let Some(lease) = lease {

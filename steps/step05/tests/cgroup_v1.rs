@@ -1,8 +1,15 @@
 //! The cgroup v1 backend against the real kernel: needs root on a host with
-//! v1 controllers (hybrid or legacy mode), and fails, saying so, elsewhere.
-//! (The v2 backend is tested against real cgroup2 in the qemu VM.)
+//! v1 controllers (hybrid or legacy mode). On a cgroup v2 host (the lab VM)
+//! there is no v1 hierarchy to test against: every test here is reported
+//! as *ignored*, with the reason on stderr, never as passed. The v2 backend
+//! is what the testkit checks exercise there (and in the qemu VM on v1 hosts).
+//! Without root the tests fail, saying so.
 //!
 //! Run: `sudo -E cargo test -p step05 --test cgroup_v1`
+//!
+//! The mode is only known at run time, so this file has its own harness
+//! (`libtest-mimic`): it lists the tests in `main` and marks them ignored
+//! when the host has no v1 controllers.
 //!
 //! Each test uses its own id (`test-<pid>-<name>`), checks the kernel's
 //! files and /proc from outside, and removes its cgroups even when an
@@ -23,7 +30,72 @@ fn root() -> &'static Path {
     Path::new(DEFAULT_ROOT)
 }
 
-/// Fails (does not skip) unless this can run here.
+/// The tests, by name. `main` runs them, or marks them all ignored on a
+/// host without cgroup v1 controllers.
+const TESTS: &[(&str, fn())] = &[
+    (
+        "limits_are_written_the_task_joins_every_hierarchy_and_removal_leaves_nothing",
+        limits_are_written_the_task_joins_every_hierarchy_and_removal_leaves_nothing,
+    ),
+    (
+        "a_command_over_its_memory_limit_is_oom_killed_and_counted",
+        a_command_over_its_memory_limit_is_oom_killed_and_counted,
+    ),
+    (
+        "the_pids_limit_stops_forks_and_remove_kills_what_is_left",
+        the_pids_limit_stops_forks_and_remove_kills_what_is_left,
+    ),
+    (
+        "a_cpu_quota_throttles_a_busy_loop",
+        a_cpu_quota_throttles_a_busy_loop,
+    ),
+    (
+        "a_stale_cgroup_with_the_same_id_is_killed_and_replaced",
+        a_stale_cgroup_with_the_same_id_is_killed_and_replaced,
+    ),
+    (
+        "two_containers_at_once_do_not_collide",
+        two_containers_at_once_do_not_collide,
+    ),
+    (
+        "v2_backend_on_the_hybrid_hosts_unified_mount",
+        v2_backend_on_the_hybrid_hosts_unified_mount,
+    ),
+];
+
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    // Where this host's mode rules the tests out, say why, once.
+    let not_here = match detect(root()) {
+        Ok(Mode::Hybrid | Mode::V1) => None,
+        Ok(mode) => Some(format!(
+            "this host is {mode}: it has no v1 controllers to test the v1 backend against"
+        )),
+        // Without root the mode may still be readable; when it is not,
+        // run the tests, which then fail naming the cause.
+        Err(_) => None,
+    };
+    if let Some(why) = &not_here {
+        eprintln!(
+            "cgroup_v1: {} tests ignored: {why} (they run on v1 and hybrid hosts)",
+            TESTS.len()
+        );
+    }
+    let trials = TESTS
+        .iter()
+        .map(|&(name, test)| {
+            libtest_mimic::Trial::test(name, move || {
+                test();
+                Ok(())
+            })
+            .with_ignored_flag(not_here.is_some())
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// Fails (does not skip) unless this can run here; `main` has already
+/// ignored every test on a host without v1 controllers.
 fn require_v1_host() {
     assert!(
         nix::unistd::geteuid().is_root(),
@@ -32,8 +104,7 @@ fn require_v1_host() {
     let mode = detect(root()).expect("detect the cgroup mode");
     assert!(
         matches!(mode, Mode::Hybrid | Mode::V1),
-        "this test checks the cgroup v1 backend, but this host is {mode}; \
-         the v2 backend is tested in the qemu VM"
+        "this test checks the cgroup v1 backend, but this host is {mode}"
     );
 }
 
@@ -138,7 +209,6 @@ impl Drop for Shell {
     }
 }
 
-#[test]
 fn limits_are_written_the_task_joins_every_hierarchy_and_removal_leaves_nothing() {
     require_v1_host();
     let guard = Guard::new("limits");
@@ -213,7 +283,6 @@ fn limits_are_written_the_task_joins_every_hierarchy_and_removal_leaves_nothing(
     assert!(guard.leaves().is_empty());
 }
 
-#[test]
 fn a_command_over_its_memory_limit_is_oom_killed_and_counted() {
     require_v1_host();
     let guard = Guard::new("oom");
@@ -235,7 +304,7 @@ fn a_command_over_its_memory_limit_is_oom_killed_and_counted() {
     let kills = cg.oom_kills().unwrap();
     assert!(kills >= 1, "memory.oom_control counts the kill: {kills}");
     assert_eq!(
-        oom_message(cg.memory_limit()),
+        oom_message(cg.memory_limit(), 137),
         "container was OOM-killed: memory limit 32 MiB"
     );
     eprintln!("oom_kill = {kills}");
@@ -243,7 +312,6 @@ fn a_command_over_its_memory_limit_is_oom_killed_and_counted() {
     assert!(guard.leaves().is_empty());
 }
 
-#[test]
 fn the_pids_limit_stops_forks_and_remove_kills_what_is_left() {
     require_v1_host();
     let guard = Guard::new("pids");
@@ -279,7 +347,6 @@ fn the_pids_limit_stops_forks_and_remove_kills_what_is_left() {
     assert!(guard.leaves().is_empty());
 }
 
-#[test]
 fn a_cpu_quota_throttles_a_busy_loop() {
     require_v1_host();
     let guard = Guard::new("cpu");
@@ -311,7 +378,6 @@ fn a_cpu_quota_throttles_a_busy_loop() {
     assert!(guard.leaves().is_empty());
 }
 
-#[test]
 fn a_stale_cgroup_with_the_same_id_is_killed_and_replaced() {
     require_v1_host();
     let guard = Guard::new("stale");
@@ -351,7 +417,6 @@ fn a_stale_cgroup_with_the_same_id_is_killed_and_replaced() {
     assert!(guard.leaves().is_empty());
 }
 
-#[test]
 fn two_containers_at_once_do_not_collide() {
     require_v1_host();
     let (a_guard, b_guard) = (Guard::new("par-a"), Guard::new("par-b"));
@@ -375,7 +440,6 @@ fn two_containers_at_once_do_not_collide() {
 /// to run the v2 backend's directory handling, `clone3(CLONE_INTO_CGROUP)`
 /// with its descriptor, `cgroup.procs` and `cgroup.kill` against the kernel.
 /// (Its limits need the controllers, which are bound to v1 here.)
-#[test]
 fn v2_backend_on_the_hybrid_hosts_unified_mount() {
     require_v1_host();
     assert_eq!(

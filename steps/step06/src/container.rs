@@ -16,7 +16,7 @@
 //! host terminal raw, copy bytes both ways     init forks the command: setsid (+ TIOCSCTTY),
 //!                                              clean env, drop capabilities, no_new_privs, exec
 //! supervise ◀────────────────────────────────  init drops its own privileges, reaps
-//! read memory.events: OOM kill? → exit 137
+//! read memory.events: OOM kill? → say so
 //! restore the terminal, remove the cgroup, wait for the veth to go
 //! ```
 
@@ -107,19 +107,21 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
             }
         }
     }
-    let mut code = pid::supervise(child, &signals)?;
+    let code = pid::supervise(child, &signals)?;
     // Everything the container wrote is out before we say anything more.
     tty::finish(copying, Duration::from_secs(2));
     drop(raw_mode);
 
-    // The container has ended: ask the cgroup whether the kernel killed it.
+    // The container has ended: ask the cgroup whether the kernel's OOM
+    // killer struck. The command's own status stands, as with docker run:
+    // 137 when the command itself was killed, its exit code when the victim
+    // was another process of the container.
     if cgroup.oom_kills()? > 0 {
         eprintln!(
             "{}: {}",
             explain::program(),
-            cgroup::oom_message(cgroup.memory_limit())
+            cgroup::oom_message(cgroup.memory_limit(), code)
         );
-        code = 137;
     }
     cgroup.remove()?;
     if let Some(lease) = lease {

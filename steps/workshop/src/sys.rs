@@ -95,6 +95,11 @@ impl Outcome for (OwnedFd, OwnedFd) {
         format!("[fd {}, fd {}]", self.0.as_raw_fd(), self.1.as_raw_fd())
     }
 }
+impl Outcome for std::ffi::OsString {
+    fn show(&self) -> String {
+        format!("{self:?}")
+    }
+}
 impl Outcome for nix::sys::signal::Signal {
     fn show(&self) -> String {
         self.as_str().into()
@@ -173,7 +178,9 @@ pub fn hint(call: &str, errno: Errno) -> Option<&'static str> {
         ("pivot_root", EINVAL) => {
             "the usual causes: new_root is not a mount point (bind-mount it onto itself first), \
              / or new_root has shared propagation (mount(NULL, \"/\", MS_REC|MS_PRIVATE) first), \
-             or put_old is not at or under new_root"
+             put_old is not at or under new_root, or / is the initial ramfs (a machine booted \
+             from an initramfs that never switched root: it has no parent mount to move; \
+             run with --no-pivot, which uses MS_MOVE and chroot instead)"
         }
         ("pivot_root", EBUSY) => {
             "new_root or put_old is the current root, or put_old already has a mount on it"
@@ -184,7 +191,7 @@ pub fn hint(call: &str, errno: Errno) -> Option<&'static str> {
              (in step06 the command has dropped it on purpose)"
         }
         ("mount", ENOENT) => {
-            "the mount point does not exist inside the rootfs: is the rootfs complete?"
+            "the mount point does not exist: the runtime makes missing ones inside the rootfs, so look for a symlink there that leads to a missing place"
         }
         ("mount", ENODEV) => "the kernel does not know this filesystem type: see /proc/filesystems",
         ("mount", EBUSY) => "something is already mounted there, or the mount is in use",
@@ -211,6 +218,7 @@ mod tests {
             text.starts_with("pivot_root(\".\", \".\") failed: EINVAL (Invalid argument); hint: ")
         );
         assert!(text.contains("bind-mount it onto itself"));
+        assert!(text.contains("initial ramfs") && text.contains("--no-pivot"));
         assert!(!text.contains('\n'), "errors are one line: {text}");
     }
 

@@ -21,6 +21,11 @@ pub const CHECKS: &[Check] = &[
         run: oom_kill_is_137_with_message,
     },
     Check {
+        name: "cgroup::oom_of_another_process_keeps_the_status",
+        since: 5,
+        run: oom_of_another_process_keeps_the_status,
+    },
+    Check {
         name: "cgroup::pids_limit_stops_fork_loop",
         since: 5,
         run: pids_limit_stops_fork_loop,
@@ -101,6 +106,39 @@ pub fn command_is_in_its_cgroup(t: &Target) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// When the OOM killer takes another process of the container (here the
+/// shell's child `dd`) and the command lives on, the status is the
+/// command's own, as with `docker run`, and one line says what happened.
+pub fn oom_of_another_process_keeps_the_status(t: &Target) -> Result<(), String> {
+    let out = t.run(&[
+        "--memory",
+        "32m",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo survived; exit 3",
+    ])?;
+    expect_code(
+        &out,
+        3,
+        "a shell whose dd child was OOM-killed, then `exit 3`",
+    )?;
+    if out.out() != "survived" {
+        return Err(format!(
+            "the shell should have lived on past its child's OOM kill and printed `survived`; stdout: {:?}",
+            out.stdout
+        ));
+    }
+    expect_one_line(
+        &out,
+        &[
+            "OOM-killed a process of the container",
+            "32 MiB",
+            "exited 3",
+        ],
+        "the OOM kill of a process other than the command",
+    )
 }
 
 /// Allocating past `--memory 32m` ends in an OOM kill: exit 137 and one line.

@@ -137,7 +137,8 @@ macro_rules! chapter_groups {
         $crate::check_group!($bin, $step, mount: rootfs_is_root, host_files_unreachable,
             container_mounts_only, host_mounts_unchanged, host_mounts_unchanged_after_failure,
             minimal_dev, sys_is_read_only, ipc_namespace_differs, cwd_is_root,
-            missing_rootfs_is_125, rootfs_file_is_125, rootfs_without_sh_is_125);
+            missing_rootfs_is_125, rootfs_file_is_125, empty_rootfs_is_125, bare_rootfs_runs,
+            mount_point_symlinks_stay_inside);
     };
     ($bin:expr, $step:tt, 4) => {
         $crate::chapter_groups!($bin, $step, 3);
@@ -149,6 +150,7 @@ macro_rules! chapter_groups {
     ($bin:expr, $step:tt, 5) => {
         $crate::chapter_groups!($bin, $step, 4);
         $crate::check_group!($bin, $step, cgroup: command_is_in_its_cgroup, oom_kill_is_137_with_message,
+            oom_of_another_process_keeps_the_status,
             pids_limit_stops_fork_loop, cpu_limit_holds_busy_loop, cgroup_removed_after_run,
             cgroup_removed_after_failure, bad_limits_are_125);
     };

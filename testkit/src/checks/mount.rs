@@ -66,9 +66,19 @@ pub const CHECKS: &[Check] = &[
         run: rootfs_file_is_125,
     },
     Check {
-        name: "mount::rootfs_without_sh_is_125",
+        name: "mount::empty_rootfs_is_125",
         since: 3,
-        run: rootfs_without_sh_is_125,
+        run: empty_rootfs_is_125,
+    },
+    Check {
+        name: "mount::bare_rootfs_runs",
+        since: 3,
+        run: bare_rootfs_runs,
+    },
+    Check {
+        name: "mount::mount_point_symlinks_stay_inside",
+        since: 3,
+        run: mount_point_symlinks_stay_inside,
     },
 ];
 
@@ -226,11 +236,13 @@ pub fn host_mounts_unchanged_after_failure(t: &Target) -> Result<(), String> {
     expect_code(
         &out,
         125,
-        "a rootfs without /proc (the setup fails halfway)",
+        "a rootfs whose /proc is a file (the setup fails halfway)",
     )?;
     same_mounts(&before, &host::mounts(), "after a run that failed halfway")?;
+    // The runtime may make the mount point /dev it was missing; nothing else.
     let left: BTreeSet<String> = listing(broken.path());
-    if left != BTreeSet::from(["bin".to_owned()]) {
+    let allowed = BTreeSet::from(["bin".to_owned(), "dev".to_owned(), "proc".to_owned()]);
+    if !left.is_subset(&allowed) {
         return Err(format!("the failed run left {left:?} in the rootfs"));
     }
     Ok(())
@@ -345,12 +357,106 @@ pub fn rootfs_file_is_125(t: &Target) -> Result<(), String> {
 }
 
 /// A rootfs without /bin/sh: 125.
-pub fn rootfs_without_sh_is_125(t: &Target) -> Result<(), String> {
+pub fn empty_rootfs_is_125(t: &Target) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     bad_rootfs(
         t,
         dir.path(),
-        &["/bin/sh"],
+        &["empty", "rootfs-fetcher"],
         "--rootfs pointing at an empty directory",
     )
+}
+
+/// What a bare rootfs (`bin/busybox` and `etc/`, nothing else) must show
+/// inside: a real /proc, the devices and /sys, all on mount points the
+/// runtime made.
+const BARE_SCRIPT: &str = "/bin/busybox ls -d /proc/self/status /sys/kernel /dev/null /dev/pts \
+    && /bin/busybox echo bare-ok";
+
+/// A rootfs that is only `bin/busybox` and `etc/` runs: the runtime makes
+/// the missing mount points (`/dev`, `/proc`, `/sys`, `/run`) inside it,
+/// as runc does, and a command runs without any `/bin/sh`.
+pub fn bare_rootfs_runs(t: &Target) -> Result<(), String> {
+    let bare = crate::run::bare_rootfs(&[])?;
+    let before = host::mounts();
+    let mut cmd = t.command_with_rootfs(bare.path(), &["/bin/busybox", "sh", "-c", BARE_SCRIPT]);
+    cmd.stdin(std::process::Stdio::null());
+    let out = run_command(cmd, crate::run::RUN_LIMIT)?;
+    expect_code(
+        &out,
+        0,
+        "a command in a rootfs of only bin/busybox and etc/",
+    )?;
+    if !out.stdout.contains("bare-ok") {
+        return Err(format!(
+            "in a rootfs of only bin/busybox and etc/, /proc, /sys or /dev was not there: {:?} {:?}",
+            out.stdout, out.stderr
+        ));
+    }
+    same_mounts(&before, &host::mounts(), "after a run on a bare rootfs")?;
+    for dir in ["dev", "proc", "sys"] {
+        if !bare.path().join(dir).is_dir() {
+            return Err(format!(
+                "the mount point /{dir} was not made inside the bare rootfs (it has {:?})",
+                listing(bare.path())
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Mount points that are symlinks leading out of the rootfs (`dev ->
+/// /tmp/...`, `proc -> ../../..`, `run -> /etc`) are followed *inside* it,
+/// as the container will see them: nothing is made or mounted on the host.
+pub fn mount_point_symlinks_stay_inside(t: &Target) -> Result<(), String> {
+    let outside = std::env::temp_dir().join(format!("ws-mount-point-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&outside);
+    let dev_target = format!("{}/dev", outside.display());
+    let bare = crate::run::bare_rootfs(&[
+        ("dev", dev_target.as_str()),
+        ("proc", "../../../ws-proc-here"),
+        ("run", "/etc"),
+    ])?;
+    let host_etc = listing(Path::new("/etc"));
+    let before = host::mounts();
+    let mut cmd = t.command_with_rootfs(bare.path(), &["/bin/busybox", "sh", "-c", BARE_SCRIPT]);
+    cmd.stdin(std::process::Stdio::null());
+    let out = run_command(cmd, crate::run::RUN_LIMIT)?;
+    let escaped = outside.exists();
+    let _ = std::fs::remove_dir_all(&outside);
+    if escaped {
+        return Err(format!(
+            "the rootfs's symlink dev -> {dev_target} made {} on the host: resolve mount points \
+             inside the rootfs (openat2 with RESOLVE_IN_ROOT) before pivot_root",
+            outside.display()
+        ));
+    }
+    expect_code(
+        &out,
+        0,
+        "a rootfs whose dev, proc and run are symlinks out of it",
+    )?;
+    if !out.stdout.contains("bare-ok") {
+        return Err(format!(
+            "with dev, proc and run symlinks in the rootfs, /proc, /sys or /dev was missing: {:?} {:?}",
+            out.stdout, out.stderr
+        ));
+    }
+    same_mounts(
+        &before,
+        &host::mounts(),
+        "after a run on a rootfs with symlinked mount points",
+    )?;
+    if listing(Path::new("/etc")) != host_etc {
+        return Err("the host's /etc changed during a run whose rootfs has run -> /etc".into());
+    }
+    let inside = bare.path().join(dev_target.trim_start_matches('/'));
+    if !inside.is_dir() || !bare.path().join("ws-proc-here").is_dir() {
+        return Err(format!(
+            "the symlinks' targets were not made inside the rootfs ({} and {})",
+            inside.display(),
+            bare.path().join("ws-proc-here").display()
+        ));
+    }
+    Ok(())
 }

@@ -166,26 +166,55 @@ pub fn build(steps: &[u8], veth: Option<&Path>, work: &Path, tools: &Tools) -> R
     if let Some(veth) = veth {
         image.file("lib/modules/veth.ko", 0o644, kernel::module_bytes(veth)?);
     }
+    // The not-root check runs the step through util-linux's setpriv
+    // (busybox's has no --reuid); it replaces busybox's applet link.
+    let setpriv = super::which("setpriv")
+        .context("vm-test needs setpriv; install it with: apt-get install util-linux")?;
+    add_program(&mut image, "setpriv", &setpriv, tools)?;
+    // The checks themselves (testkit's `checks` program) and the steps, in
+    // one cargo run, so that every crate is built once, with one set of
+    // features. A step that does not build fails its checks.
+    let names: Vec<String> = steps.iter().map(|s| format!("step{s:02}")).collect();
+    let mut packages = vec!["testkit".to_owned()];
+    packages.extend(names.iter().cloned());
+    let (mut built, error) = build_bins(&packages, &work.join("bin"), tools)?;
+    let checks = built.remove("checks").with_context(|| {
+        format!(
+            "testkit's checks program did not build: {}",
+            error.as_deref().unwrap_or("?")
+        )
+    })?;
+    add_program(&mut image, "checks", &checks, tools)?;
+    // step05's v1-backend tests, which a v2 machine must report as ignored.
+    if steps.contains(&5) {
+        let v1_tests = build_test("step05", "cgroup_v1", &work.join("bin"), tools)?;
+        add_program(&mut image, "cgroup_v1_tests", &v1_tests, tools)?;
+    }
     let mut unbuilt = BTreeMap::new();
-    for &step in steps {
-        let name = format!("step{step:02}");
-        match build_step(&name, &work.join("bin"), tools) {
-            Ok(bin) => {
-                image.file(&format!("bin/{name}"), 0o755, read(&bin)?);
-                for lib in shared_libraries(&tools.ldd, &bin)? {
-                    image.file(&lib.to_string_lossy(), 0o755, read(&lib)?);
-                }
-            }
-            Err(why) => {
-                eprintln!("vm-test: {name} did not build; its checks fail:\n{why:#}");
-                let first = format!("{why:#}").lines().next().unwrap_or("").to_owned();
-                unbuilt.insert(name, first);
+    for name in names {
+        match built.remove(&name) {
+            Some(bin) => add_program(&mut image, &name, &bin, tools)?,
+            None => {
+                let why = error
+                    .clone()
+                    .unwrap_or_else(|| "cargo built no executable".into());
+                eprintln!("vm-test: {name} did not build; its checks fail: {why}");
+                unbuilt.insert(name, why);
             }
         }
     }
     let path = work.join("initramfs.cpio.gz");
     image.write_gz(&path)?;
     Ok(Built { path, unbuilt })
+}
+
+/// `bin` as /bin/`name`, with the shared libraries it needs.
+fn add_program(image: &mut Image, name: &str, bin: &Path, tools: &Tools) -> Result<()> {
+    image.file(&format!("bin/{name}"), 0o755, read(bin)?);
+    for lib in shared_libraries(&tools.ldd, bin)? {
+        image.file(&lib.to_string_lossy(), 0o755, read(&lib)?);
+    }
+    Ok(())
 }
 
 /// /bin/busybox and a symlink per applet, so that init.sh finds them on PATH.
@@ -240,38 +269,89 @@ fn add_rootfs(image: &mut Image) -> Result<()> {
     Ok(())
 }
 
-/// Builds one step with cargo and returns a copy without debug info (a
-/// fifth of the size, and the image is held in the VM's memory twice).
-fn build_step(name: &str, bin_dir: &Path, tools: &Tools) -> Result<PathBuf> {
+/// Builds every binary of `packages` in one `cargo build --keep-going`,
+/// and returns copies without debug info (a fifth of the size, and the
+/// image is held in the VM's memory twice) by binary name, with the first
+/// error line when something did not build.
+fn build_bins(
+    packages: &[String],
+    bin_dir: &Path,
+    tools: &Tools,
+) -> Result<(BTreeMap<String, PathBuf>, Option<String>)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--message-format=json-render-diagnostics",
-            "-p",
-            name,
-        ])
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--keep-going",
+        "--message-format=json-render-diagnostics",
+        "--bins",
+    ]);
+    for package in packages {
+        cmd.args(["-p", package]);
+    }
+    let out = cmd
         .current_dir(crate::workspace_root())
         .stdin(Stdio::null())
         .output()
-        .with_context(|| format!("run cargo build -p {name}"))?;
-    if !out.status.success() {
+        .context("run cargo build for the VM's programs")?;
+    let error = (!out.status.success()).then(|| {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let first = stderr
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        eprintln!(
+            "vm-test: cargo build failed:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+        stderr
             .lines()
             .find(|l| l.starts_with("error"))
-            .unwrap_or("cargo build failed");
-        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+            .unwrap_or("cargo build failed")
+            .to_owned()
+    });
+    fs::create_dir_all(bin_dir).with_context(|| format!("create {}", bin_dir.display()))?;
+    let mut built = BTreeMap::new();
+    for (name, exe) in executables(&String::from_utf8_lossy(&out.stdout)) {
+        let stripped = bin_dir.join(&name);
+        output(
+            Command::new(&tools.strip)
+                .arg("--strip-debug")
+                .arg("-o")
+                .arg(&stripped)
+                .arg(&exe),
+        )?;
+        built.insert(name, stripped);
+    }
+    Ok((built, error))
+}
+
+/// Builds the integration test `name` of `package` (`cargo test --no-run`)
+/// and returns a copy of its executable without debug info.
+fn build_test(package: &str, name: &str, bin_dir: &Path, tools: &Tools) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "test",
+            "--no-run",
+            "--quiet",
+            "--message-format=json",
+            "-p",
+            package,
+        ])
+        .args(["--test", name])
+        .current_dir(crate::workspace_root())
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("run cargo test --no-run -p {package} --test {name}"))?;
+    if !out.status.success() {
         bail!(
-            "cargo build -p {name}: {first}\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            "cargo test --no-run -p {package} --test {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim_end()
         );
     }
     let exe = executable_of(&String::from_utf8_lossy(&out.stdout), name)
-        .with_context(|| format!("cargo build -p {name} named no executable {name}"))?;
+        .with_context(|| format!("cargo test --no-run named no executable {name}"))?;
     fs::create_dir_all(bin_dir).with_context(|| format!("create {}", bin_dir.display()))?;
-    let stripped = bin_dir.join(name);
+    let stripped = bin_dir.join(format!("{name}-test"));
     output(
         Command::new(&tools.strip)
             .arg("--strip-debug")
@@ -282,13 +362,24 @@ fn build_step(name: &str, bin_dir: &Path, tools: &Tools) -> Result<PathBuf> {
     Ok(stripped)
 }
 
-/// The executable called `name` among cargo's JSON messages.
-fn executable_of(messages: &str, name: &str) -> Option<PathBuf> {
+/// Every executable among cargo's JSON messages, by target name.
+fn executables(messages: &str) -> Vec<(String, PathBuf)> {
     messages
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter_map(|m| {
+            let name = m["target"]["name"].as_str()?.to_owned();
+            Some((name, PathBuf::from(m["executable"].as_str()?)))
+        })
+        .collect()
+}
+
+/// The executable called `name` among cargo's JSON messages.
+fn executable_of(messages: &str, name: &str) -> Option<PathBuf> {
+    executables(messages)
+        .into_iter()
+        .find_map(|(n, exe)| (n == name).then_some(exe))
 }
 
 /// The shared libraries (and the dynamic loader) `bin` needs, as `ldd` finds them.

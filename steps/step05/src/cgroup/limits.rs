@@ -278,16 +278,27 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// The one line the runtime prints when the kernel OOM-killed the command:
-/// `container was OOM-killed: memory limit 64 MiB`.
-pub fn oom_message(memory_limit: Option<u64>) -> String {
-    match memory_limit {
-        Some(limit) => format!(
-            "container was OOM-killed: memory limit {}",
-            human_size(limit)
-        ),
-        None => "container was OOM-killed (no --memory limit was set: the host ran out of memory)"
-            .to_owned(),
+/// The one line the runtime prints when the kernel's OOM killer struck in
+/// the container's cgroup. As with `docker run`, the command's own exit
+/// status stands: `command_status` 137 (SIGKILL) means the command itself
+/// was the victim (`container was OOM-killed: memory limit 64 MiB`); any
+/// other status means the kernel killed another process of the container
+/// and the command lived on, which the line says too.
+pub fn oom_message(memory_limit: Option<u64>, command_status: i32) -> String {
+    let limit = match memory_limit {
+        Some(limit) => format!("memory limit {}", human_size(limit)),
+        None => "no --memory limit was set: the host ran out of memory".to_owned(),
+    };
+    if command_status == 137 {
+        match memory_limit {
+            Some(_) => format!("container was OOM-killed: {limit}"),
+            None => format!("container was OOM-killed ({limit})"),
+        }
+    } else {
+        format!(
+            "the kernel OOM-killed a process of the container ({limit}); \
+             the command itself exited {command_status}"
+        )
     }
 }
 
@@ -417,10 +428,15 @@ mod tests {
         assert_eq!(human_size(1), "1 byte");
         assert_eq!(human_size(5 << 28), "1.25 GiB");
         assert_eq!(
-            oom_message(Some(64 << 20)),
+            oom_message(Some(64 << 20), 137),
             "container was OOM-killed: memory limit 64 MiB"
         );
-        assert!(oom_message(None).contains("no --memory limit"));
+        assert!(oom_message(None, 137).contains("no --memory limit"));
+        assert_eq!(
+            oom_message(Some(64 << 20), 0),
+            "the kernel OOM-killed a process of the container (memory limit 64 MiB); \
+             the command itself exited 0"
+        );
     }
 
     #[test]

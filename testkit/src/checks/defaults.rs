@@ -27,6 +27,11 @@ pub const CHECKS: &[Check] = &[
         run: terminal_mode_restored,
     },
     Check {
+        name: "defaults::window_size_follows",
+        since: 6,
+        run: window_size_follows,
+    },
+    Check {
         name: "defaults::pipes_pass_as_they_are",
         since: 6,
         run: pipes_pass_as_they_are,
@@ -164,7 +169,79 @@ pub fn terminal_mode_restored(t: &Target) -> Result<(), String> {
             ));
         }
     }
+    // A SIGTERM to the runtime itself: forwarded, the command dies of it,
+    // and the terminal is restored on that way out too.
+    let mut cmd = t.command(&["sh", "-c", "echo ready; sleep 10"]);
+    cmd.stdin(Stdio::from(
+        pty.slave.try_clone().map_err(|e| e.to_string())?,
+    ));
+    let (mut child, _) = crate::run::start_until_ready(cmd)?;
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let status = crate::run::wait_limited(&mut child, crate::run::RUN_LIMIT)?;
+    let code = crate::run::code(status);
+    let after = nix::sys::termios::tcgetattr(pty.slave.as_fd()).map_err(|e| e.to_string())?;
+    if code != 143 {
+        return Err(format!(
+            "SIGTERM to the runtime with a terminal: exit {code}, expected 143"
+        ));
+    }
+    if after.local_flags != before.local_flags || after.input_flags != before.input_flags {
+        return Err(
+            "after a SIGTERM to the runtime the host terminal was left in raw mode: restore it \
+             on every way out, signals included"
+                .into(),
+        );
+    }
     drop(pty.master);
+    Ok(())
+}
+
+/// The container's terminal has the host terminal's size, and follows it:
+/// after a SIGWINCH to the runtime the command sees the new size.
+pub fn window_size_follows(t: &Target) -> Result<(), String> {
+    let pty = pty()?;
+    let set = |rows: u16, cols: u16| {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from the pointer, which is valid.
+        unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&pty.master),
+                libc::TIOCSWINSZ,
+                &size,
+            )
+        }
+    };
+    set(40, 100);
+    let script = "trap 'stty size; exit 0' WINCH; stty size; echo ready; \
+                  i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exit 3";
+    let mut cmd = t.command(&["sh", "-c", script]);
+    cmd.stdin(Stdio::from(
+        pty.slave.try_clone().map_err(|e| e.to_string())?,
+    ));
+    let (mut child, before) = crate::run::start_until_ready(cmd)?;
+    set(30, 90);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGWINCH);
+    let status = crate::run::wait_limited(&mut child, crate::run::RUN_LIMIT)?;
+    if before.trim_end_matches(['\r', '\n']).trim() != "40 100" {
+        return Err(format!(
+            "the container's terminal should start at the host terminal's size 40 100, `stty size` said {:?}",
+            before.trim()
+        ));
+    }
+    if crate::run::code(status) != 0 {
+        return Err(
+            "after a SIGWINCH to the runtime the command got no SIGWINCH of its own: copy the \
+             new size to the container's terminal (TIOCSWINSZ on the master)"
+                .into(),
+        );
+    }
     Ok(())
 }
 

@@ -160,7 +160,7 @@ macro_rules! chapter_groups {
             cap_add_sys_admin_allows_mount, cap_drop_net_raw_breaks_ping, unknown_capability_is_125,
             proc_sys_is_read_only, made_devices_cannot_be_opened);
         $crate::check_group!($bin, $step, defaults: own_session, host_terminal_never_enters,
-            terminal_mode_restored, pipes_pass_as_they_are, pid1_keeps_least_privilege,
+            terminal_mode_restored, window_size_follows, pipes_pass_as_they_are, pid1_keeps_least_privilege,
             masked_paths_read_empty, clean_environment, env_flags, device_cgroup_refuses_kmsg);
     };
 }

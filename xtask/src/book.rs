@@ -951,7 +951,7 @@ pub const RECORDINGS: &[Recording] = &[
     rec("error-long-hostname.txt", "cargo run -q -p step01 -- --hostname a-hostname-that-is-longer-than-the-sixty-four-bytes-the-kernel-allows true", "step01", &["--hostname", LONG_HOSTNAME, "true"]).with_status(),
     rec("error-bad-flag.txt", "cargo run -q -p step02 -- --hostnme box true", "step02", &["--hostnme", "box", "true"]).with_status(),
     rec("error-pivot-busy.txt", "cargo run -q -p step03 -- --rootfs / true", "step03", &["--rootfs", "/", "true"]).with_status().no_rootfs(),
-    rec("error-rootfs-no-sh.txt", "cargo run -q -p step03 -- --rootfs /tmp true", "step03", &["--rootfs", "/tmp", "true"]).with_status().no_rootfs(),
+    rec("error-rootfs-empty.txt", "cargo run -q -p step03 -- --rootfs /media true", "step03", &["--rootfs", "/media", "true"]).with_status().no_rootfs(),
     rec("error-bad-memory.txt", "cargo run -q -p step05 -- --memory 12XB true", "step05", &["--memory", "12XB", "true"]).with_status(),
     rec("error-bad-cap.txt", "cargo run -q -p step06 -- --cap-add bogus true", "step06", &["--cap-add", "bogus", "true"]).with_status(),
     // chapter 4
@@ -1271,7 +1271,7 @@ const PAGES: &[PageCheck] = &[
     PageCheck {
         path: "index.html?search=pivot_root",
         diagrams: 0,
-        holds: "document.querySelectorAll('#searchresults li').length > 0",
+        holds: "document.querySelectorAll('#mdbook-searchresults li').length > 0",
         screenshot: "search.png",
     },
 ];

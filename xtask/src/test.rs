@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use anyhow::bail;
@@ -164,25 +164,33 @@ fn names() -> String {
     all.join(", ")
 }
 
-/// Runs a phase with its stdout passed through to ours line by line and
-/// kept, so the summary can count what it printed. stderr is left alone.
+/// Runs a phase with its stdout and stderr, in the order it wrote them
+/// (one pipe for both, so cargo's `Running ...` lines on stderr stay next
+/// to the test lines on stdout), passed through to our stdout line by line
+/// and kept, so the summary can count what it printed.
 fn run_teed(argv: &[String], root: &Path) -> (bool, String) {
-    let Ok(mut child) = Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(root)
-        .stdout(Stdio::piped())
-        .spawn()
-    else {
+    let Ok((reader, writer)) = std::io::pipe() else {
+        return (false, String::new());
+    };
+    let spawned = writer.try_clone().and_then(|err| {
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(root)
+            .stdout(writer)
+            .stderr(err)
+            .spawn()
+    });
+    // The Command, and with it our copies of the pipe's write end, is gone
+    // here: the reader sees the end when the phase's last process exits.
+    let Ok(mut child) = spawned else {
         return (false, String::new());
     };
     let mut kept = String::new();
-    if let Some(out) = child.stdout.take() {
-        let mut stdout = std::io::stdout();
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = writeln!(stdout, "{line}");
-            kept.push_str(&line);
-            kept.push('\n');
-        }
+    let mut stdout = std::io::stdout();
+    for line in BufReader::new(reader).lines().map_while(Result::ok) {
+        let _ = writeln!(stdout, "{line}");
+        kept.push_str(&line);
+        kept.push('\n');
     }
     let ok = child.wait().map(|s| s.success()).unwrap_or(false);
     (ok, kept)
@@ -229,8 +237,8 @@ impl Tally {
     fn of_vm_test(out: &str) -> Option<Tally> {
         let line = out
             .lines()
-            .find_map(|l| l.strip_prefix("vm-test: "))
-            .filter(|l| l.contains("testkit checks passed on cgroup v2"))?;
+            .filter_map(|l| l.strip_prefix("vm-test: "))
+            .find(|l| l.contains("testkit checks passed on cgroup v2"))?;
         let passed = line.split(' ').next()?.parse().ok()?;
         let failed = line.rsplit_once('(')?.1.split(' ').next()?.parse().ok()?;
         Some(Tally { passed, failed })
@@ -302,7 +310,7 @@ test cgroup::pids_limit_stops_fork_loop ... ignored
 
     #[test]
     fn the_vm_count_is_read_from_its_line() {
-        let out = "vm-test: 180 testkit checks passed on cgroup v2 (3 failed)\nvm-test: 1 passed\n";
+        let out = "vm-test: kernel 6.1\nvm-test: 180 testkit checks passed on cgroup v2 (3 failed)\nvm-test: 1 passed\n";
         assert_eq!(
             Tally::of_vm_test(out),
             Some(Tally {

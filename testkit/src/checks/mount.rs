@@ -373,26 +373,34 @@ pub fn empty_rootfs_is_125(t: &Target) -> Result<(), String> {
 const BARE_SCRIPT: &str = "/bin/busybox ls -d /proc/self/status /sys/kernel /dev/null /dev/pts \
     && /bin/busybox echo bare-ok";
 
+/// Runs [`BARE_SCRIPT`] in `rootfs`.
+fn run_bare_script(t: &Target, rootfs: &Path) -> Result<crate::run::Output, String> {
+    let mut cmd = t.command_with_rootfs(rootfs, &["/bin/busybox", "sh", "-c", BARE_SCRIPT]);
+    cmd.stdin(std::process::Stdio::null());
+    run_command(cmd, crate::run::RUN_LIMIT)
+}
+
+/// The script ran, and found /proc, /sys and /dev.
+fn expect_bare_ok(out: &crate::run::Output, what: &str) -> Result<(), String> {
+    expect_code(out, 0, what)?;
+    if out.stdout.contains("bare-ok") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: /proc, /sys or /dev was missing inside: {:?} {:?}",
+            out.stdout, out.stderr
+        ))
+    }
+}
+
 /// A rootfs that is only `bin/busybox` and `etc/` runs: the runtime makes
 /// the missing mount points (`/dev`, `/proc`, `/sys`, `/run`) inside it,
 /// as runc does, and a command runs without any `/bin/sh`.
 pub fn bare_rootfs_runs(t: &Target) -> Result<(), String> {
     let bare = crate::run::bare_rootfs(&[])?;
     let before = host::mounts();
-    let mut cmd = t.command_with_rootfs(bare.path(), &["/bin/busybox", "sh", "-c", BARE_SCRIPT]);
-    cmd.stdin(std::process::Stdio::null());
-    let out = run_command(cmd, crate::run::RUN_LIMIT)?;
-    expect_code(
-        &out,
-        0,
-        "a command in a rootfs of only bin/busybox and etc/",
-    )?;
-    if !out.stdout.contains("bare-ok") {
-        return Err(format!(
-            "in a rootfs of only bin/busybox and etc/, /proc, /sys or /dev was not there: {:?} {:?}",
-            out.stdout, out.stderr
-        ));
-    }
+    let out = run_bare_script(t, bare.path())?;
+    expect_bare_ok(&out, "a rootfs of only bin/busybox and etc/")?;
     same_mounts(&before, &host::mounts(), "after a run on a bare rootfs")?;
     for dir in ["dev", "proc", "sys"] {
         if !bare.path().join(dir).is_dir() {
@@ -419,9 +427,7 @@ pub fn mount_point_symlinks_stay_inside(t: &Target) -> Result<(), String> {
     ])?;
     let host_etc = listing(Path::new("/etc"));
     let before = host::mounts();
-    let mut cmd = t.command_with_rootfs(bare.path(), &["/bin/busybox", "sh", "-c", BARE_SCRIPT]);
-    cmd.stdin(std::process::Stdio::null());
-    let out = run_command(cmd, crate::run::RUN_LIMIT)?;
+    let out = run_bare_script(t, bare.path())?;
     let escaped = outside.exists();
     let _ = std::fs::remove_dir_all(&outside);
     if escaped {
@@ -431,17 +437,10 @@ pub fn mount_point_symlinks_stay_inside(t: &Target) -> Result<(), String> {
             outside.display()
         ));
     }
-    expect_code(
+    expect_bare_ok(
         &out,
-        0,
         "a rootfs whose dev, proc and run are symlinks out of it",
     )?;
-    if !out.stdout.contains("bare-ok") {
-        return Err(format!(
-            "with dev, proc and run symlinks in the rootfs, /proc, /sys or /dev was missing: {:?} {:?}",
-            out.stdout, out.stderr
-        ));
-    }
     same_mounts(
         &before,
         &host::mounts(),

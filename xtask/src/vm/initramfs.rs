@@ -311,17 +311,22 @@ fn build_bins(
     fs::create_dir_all(bin_dir).with_context(|| format!("create {}", bin_dir.display()))?;
     let mut built = BTreeMap::new();
     for (name, exe) in executables(&String::from_utf8_lossy(&out.stdout)) {
-        let stripped = bin_dir.join(&name);
-        output(
-            Command::new(&tools.strip)
-                .arg("--strip-debug")
-                .arg("-o")
-                .arg(&stripped)
-                .arg(&exe),
-        )?;
+        let stripped = strip(&exe, &bin_dir.join(&name), tools)?;
         built.insert(name, stripped);
     }
     Ok((built, error))
+}
+
+/// A copy of `exe` at `to` without debug info.
+fn strip(exe: &Path, to: &Path, tools: &Tools) -> Result<PathBuf> {
+    output(
+        Command::new(&tools.strip)
+            .arg("--strip-debug")
+            .arg("-o")
+            .arg(to)
+            .arg(exe),
+    )?;
+    Ok(to.to_path_buf())
 }
 
 /// Builds the integration test `name` of `package` (`cargo test --no-run`)
@@ -351,15 +356,7 @@ fn build_test(package: &str, name: &str, bin_dir: &Path, tools: &Tools) -> Resul
     let exe = executable_of(&String::from_utf8_lossy(&out.stdout), name)
         .with_context(|| format!("cargo test --no-run named no executable {name}"))?;
     fs::create_dir_all(bin_dir).with_context(|| format!("create {}", bin_dir.display()))?;
-    let stripped = bin_dir.join(format!("{name}-test"));
-    output(
-        Command::new(&tools.strip)
-            .arg("--strip-debug")
-            .arg("-o")
-            .arg(&stripped)
-            .arg(&exe),
-    )?;
-    Ok(stripped)
+    strip(&exe, &bin_dir.join(format!("{name}-test")), tools)
 }
 
 /// Every executable among cargo's JSON messages, by target name.

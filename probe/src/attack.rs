@@ -61,11 +61,79 @@ pub const ATTACKS: &[(&str, &str)] = &[
         "runtime-exe",
         "overwrite the runtime through /proc/PID/exe (CVE-2019-5736)",
     ),
+    (
+        "session",
+        "share the host's session and process group: kill(0, SIGSTOP) stops the runtime",
+    ),
+    (
+        "host-tty",
+        "hold the host's terminal: TIOCSTI types into the user's shell",
+    ),
+    (
+        "pid1-privileges",
+        "a PID 1 with more privileges than it uses, for a ptrace-capable command to borrow",
+    ),
+    (
+        "masked-paths",
+        "read /proc/keys, /proc/timer_list, /sys/firmware: host-wide kernel state",
+    ),
+    (
+        "environment",
+        "read the host's environment (tokens, sockets)",
+    ),
+    (
+        "cgroup-path",
+        "see the host's cgroup tree and the runtime's PID in /proc/self/cgroup",
+    ),
+    (
+        "device-node",
+        "mount a tmpfs with -o dev, mknod /dev/kmsg (c 1:11), open it",
+    ),
+    (
+        "keyring",
+        "reach host root's user keyring (keys are not namespaced)",
+    ),
+    (
+        "userns",
+        "create a user namespace: full capabilities over new namespaces",
+    ),
+    (
+        "io-uring",
+        "set up io_uring: syscalls that seccomp-style filters do not see",
+    ),
 ];
 
+/// The name of the environment variable the lab sets on the runtime; a
+/// command that sees it sees the host's environment.
+pub const HOST_ENV: &str = "ESCAPE_LAB_HOST_ENV";
+
+/// What the lab tells the probe about the host, as `KEY=VALUE` arguments
+/// after the marker: `host-tty=DEV:RDEV` (st_dev and st_rdev of the terminal the
+/// runtime was given), `host-cgroupns=INODE` (the host's cgroup namespace).
+pub fn extra<'a>(args: &[&'a str], key: &str) -> Option<&'a str> {
+    args.iter()
+        .find_map(|a| a.strip_prefix(key)?.strip_prefix('='))
+}
+
 /// Runs attack `name`; `None` for an unknown name.
-pub fn run(name: &str, marker: &Path) -> Option<Result<Outcome, String>> {
+pub fn run(name: &str, marker: &Path, args: &[&str]) -> Option<Result<Outcome, String>> {
     Some(match name {
+        "session" => Ok(session()),
+        "host-tty" => host_tty(extra(args, "host-tty")),
+        "pid1-privileges" => pid1_privileges(),
+        "masked-paths" => Ok(masked_paths()),
+        "environment" => Ok(match std::env::var(HOST_ENV) {
+            Ok(v) => Escaped(format!("{HOST_ENV}={v} set on the host is visible")),
+            Err(_) => Blocked(format!(
+                "{HOST_ENV} is not in the environment ({} variables)",
+                std::env::vars_os().count()
+            )),
+        }),
+        "cgroup-path" => cgroup_path(extra(args, "host-cgroupns")),
+        "device-node" => device_node(),
+        "keyring" => Ok(keyring()),
+        "userns" => userns(),
+        "io-uring" => Ok(io_uring()),
         "chroot" => chroot_escape(marker),
         "proc-root" => Ok(proc_root(marker)),
         "cwd" => Ok(cwd(marker)),
@@ -993,4 +1061,338 @@ fn runtime_exe() -> Outcome {
         }
     }
     Blocked(why.join("; "))
+}
+
+// ---------------------------------------------------------------------------
+// Chapter 6's rows: the terminal, PID 1, masked paths, the environment,
+// cgroups, devices; and three that stay open until the next chapters.
+
+/// `kill(0, SIGSTOP)` stops every process of our process group, and a
+/// session's hang-up reaches all of it: a container in the session and
+/// process group of the shell that started the runtime stops or hangs up
+/// the runtime, `sudo` and `cargo` with it. In a PID namespace, a leader
+/// outside shows as 0. The probe sends nothing: it reads its session and
+/// process group (getsid, getpgrp) and whether their leaders are in its
+/// UTS namespace, i.e. in the container. Closed by setsid (step06).
+fn session() -> Outcome {
+    // SAFETY: getsid(0) and getpgrp() only read our own ids.
+    let (sid, pgrp) = unsafe { (libc::getsid(0), libc::getpgrp()) };
+    let own = std::fs::read_link("/proc/self/ns/uts").ok();
+    for (what, id) in [("session", sid), ("process group", pgrp)] {
+        if id == 0 {
+            return Escaped(format!(
+                "the {what}'s leader is outside the PID namespace (getsid/getpgrp = 0)"
+            ));
+        }
+        let leader = std::fs::read_link(format!("/proc/{id}/ns/uts")).ok();
+        if leader.is_none() || leader != own {
+            return Escaped(format!(
+                "the {what} {id} is led by a process outside the container"
+            ));
+        }
+    }
+    Blocked(format!(
+        "session {sid} and process group {pgrp} are the container's own"
+    ))
+}
+
+/// TIOCSTI pushes bytes into a terminal's input queue as if typed; a
+/// container holding the user's terminal types commands into the user's
+/// shell, which runs them once the container has exited. The lab gives the
+/// runtime a terminal of its own (never a person's) and passes its device
+/// number; the probe looks for a descriptor on that terminal and, if it has
+/// one, injects a single space and says whether the kernel took it (Linux
+/// 6.2+ with dev.tty.legacy_tiocsti=0 refuses without CAP_SYS_ADMIN; the
+/// terminal is the host's all the same). Closed by a pseudo-terminal of the
+/// container's own, or pipes, on 0-2 (step06).
+fn host_tty(rdev: Option<&str>) -> Result<Outcome, String> {
+    // Two devpts instances both have a /dev/pts/0 with the same device
+    // number: the terminal is (the instance's st_dev, st_rdev).
+    let (dev, rdev): (u64, u64) = rdev
+        .and_then(|r| {
+            let (d, r) = r.split_once(':')?;
+            Some((d.parse().ok()?, r.parse().ok()?))
+        })
+        .ok_or("host-tty needs host-tty=DEV:RDEV: run it from `cargo xtask escape`")?;
+    let fds = open_fds().map_err(|e| format!("/proc/self/fd: {e}"))?;
+    for fd in fds {
+        // SAFETY: an all-zero stat is a valid out-buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: st is writable; a closed fd only gives EBADF.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_rdev != rdev || st.st_dev != dev {
+            continue;
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
+            continue;
+        }
+        let c: libc::c_char = b' ' as libc::c_char;
+        // SAFETY: TIOCSTI reads one byte from the pointer, which is valid.
+        let rc = unsafe { libc::ioctl(fd, libc::TIOCSTI, &c) };
+        let sti = if rc == 0 {
+            "and TIOCSTI typed into it".to_owned()
+        } else {
+            format!("(TIOCSTI: {})", errno_name(last_errno()))
+        };
+        return Ok(Escaped(format!("fd {fd} is the host's terminal {sti}")));
+    }
+    Ok(Blocked(
+        "no descriptor is on the host's terminal".to_owned(),
+    ))
+}
+
+/// One `Cap*:` line of /proc/PID/status as a mask.
+fn cap_line(status: &str, key: &str) -> Option<u64> {
+    let v = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
+    u64::from_str_radix(v.trim(), 16).ok()
+}
+
+/// The real attack: a command given `--cap-add SYS_PTRACE` attaches to a
+/// PID 1 that kept root's capabilities and runs code in it with all of them.
+/// The probe reads PID 1's status and says ESCAPED when PID 1 holds more
+/// than it uses: any capability beyond CAP_KILL (what it needs to signal a
+/// command that changed user), more than the command, a different bounding
+/// set, or no no_new_privs while the command has it. Closed by PID 1
+/// dropping its own privileges (step06).
+fn pid1_privileges() -> Result<Outcome, String> {
+    let ours = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| format!("/proc/self/status: {e}"))?;
+    let theirs = match std::fs::read_to_string("/proc/1/status") {
+        Ok(t) => t,
+        Err(e) => return Ok(Blocked(format!("/proc/1/status: {e}"))),
+    };
+    let get = |s: &str, k: &str| cap_line(s, k).unwrap_or(0);
+    let nnp = |s: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("NoNewPrivs:"))
+            .map(|v| v.trim() == "1")
+            .unwrap_or(false)
+    };
+    const KILL: u64 = 1 << 5;
+    let prm = get(&theirs, "CapPrm");
+    let mut why = Vec::new();
+    if prm & !KILL != 0 {
+        why.push(format!("PID 1 holds CapPrm {prm:016x}, more than CAP_KILL"));
+    }
+    if prm & !get(&ours, "CapPrm") != 0 {
+        why.push("PID 1 holds capabilities the command lacks".to_owned());
+    }
+    if get(&theirs, "CapBnd") != get(&ours, "CapBnd") {
+        why.push(format!(
+            "PID 1's bounding set {:016x} is not the command's {:016x}",
+            get(&theirs, "CapBnd"),
+            get(&ours, "CapBnd")
+        ));
+    }
+    if nnp(&ours) && !nnp(&theirs) {
+        why.push("PID 1 has no no_new_privs".to_owned());
+    }
+    Ok(if why.is_empty() {
+        Blocked(format!(
+            "PID 1 holds CapPrm {prm:016x}, its bounding set is the command's, no_new_privs {}",
+            nnp(&theirs) as u8
+        ))
+    } else {
+        Escaped(why.join("; "))
+    })
+}
+
+/// /proc/keys, /proc/timer_list, /proc/sched_debug describe the whole
+/// machine: keys, every timer with the PID and name of its owner; /sys/firmware
+/// holds the ACPI tables and boot memory map. Reading them leaks the host;
+/// /proc/sysrq-trigger-style writes are chapter 6's read-only paths. The
+/// probe reads a few bytes of each (never /proc/kcore) and lists
+/// /sys/firmware. Closed by masking them (step06): /dev/null over files, an
+/// empty read-only tmpfs over directories.
+fn masked_paths() -> Outcome {
+    let mut open = Vec::new();
+    for path in [
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+    ] {
+        let mut buf = [0u8; 64];
+        if let Ok(mut f) = std::fs::File::open(path) {
+            if matches!(f.read(&mut buf), Ok(n) if n > 0) {
+                open.push(path.to_owned());
+            }
+        }
+    }
+    for dir in ["/sys/firmware", "/proc/acpi", "/proc/scsi"] {
+        if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+            open.push(dir.to_owned());
+        }
+    }
+    if open.is_empty() {
+        Blocked("every masked path reads empty or is not there".into())
+    } else {
+        Escaped(format!("readable: {}", open.join(", ")))
+    }
+}
+
+/// /proc/self/cgroup without a cgroup namespace names the host's cgroup
+/// tree (the host's layout, `ws-<PID of the runtime>`), and a cgroup
+/// filesystem mounted inside shows the host's whole tree. The lab passes
+/// the host's cgroup namespace; the probe says ESCAPED when it is in it, or
+/// when any line of /proc/self/cgroup is not its namespace's root `/`.
+/// Closed by a cgroup namespace (step05).
+fn cgroup_path(host_ns: Option<&str>) -> Result<Outcome, String> {
+    let host_ns: u64 = host_ns
+        .and_then(|r| r.parse().ok())
+        .ok_or("cgroup-path needs host-cgroupns=INODE: run it from `cargo xtask escape`")?;
+    let ours = std::fs::read_link("/proc/self/ns/cgroup")
+        .ok()
+        .and_then(|t| crate::parse_ns_link(&t.to_string_lossy()));
+    let text = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("/proc/self/cgroup: {e}"))?;
+    if ours == Some(host_ns) {
+        let first = text.lines().find(|l| !l.ends_with(":/")).unwrap_or("");
+        return Ok(Escaped(format!("in the host's cgroup namespace: {first}")));
+    }
+    match text.lines().find(|l| !l.ends_with(":/")) {
+        Some(line) => Ok(Escaped(format!("/proc/self/cgroup shows {line}"))),
+        None => Ok(Blocked(format!(
+            "a cgroup namespace of its own: {}",
+            text.lines().next().unwrap_or("")
+        ))),
+    }
+}
+
+/// With CAP_SYS_ADMIN (the lab runs step06 with `--cap-add SYS_ADMIN` for
+/// this one) a container mounts a tmpfs without `nodev`, makes a device node
+/// there, and opens it: nodev mounts are no help then. The node is the
+/// kernel log, c 1:11, opened read-only and closed unread. Closed by the
+/// device cgroup (step06): the open fails with EPERM.
+fn device_node() -> Result<Outcome, String> {
+    let dir = Scratch::new("devnode")?;
+    if let Err(e) = mount("probe", &dir.c(), Some("tmpfs"), 0, "size=16k") {
+        return Ok(Blocked(format!("mount -t tmpfs -o dev: {}", errno_name(e))));
+    }
+    let node = cstr(format!("{}/kmsg", dir.0));
+    // SAFETY: node is NUL-terminated; makedev only computes a number.
+    let made = ok_or_errno(unsafe {
+        libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 11))
+    });
+    let outcome = match made {
+        Err(e) => Blocked(format!("mknod c 1 11: {}", errno_name(e))),
+        Ok(()) => {
+            // SAFETY: node is NUL-terminated.
+            let fd = unsafe {
+                libc::open(
+                    node.as_ptr(),
+                    libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: fd is ours.
+                unsafe { libc::close(fd) };
+                Escaped("mknod c 1 11 on a dev tmpfs opened: the host's kernel log".into())
+            } else {
+                Blocked(format!("open of c 1:11: {}", errno_name(last_errno())))
+            }
+        }
+    };
+    // SAFETY: node is NUL-terminated.
+    unsafe { libc::unlink(node.as_ptr()) };
+    umount(&dir.c());
+    Ok(outcome)
+}
+
+/// Keys are not namespaced: uid 0 in a container without a user namespace
+/// has host root's user keyring (`_uid.0`), where host root's programs keep
+/// secrets. The probe asks for the keyring's id and description and touches
+/// nothing. Stays open in step06 (Docker's seccomp profile refuses keyctl:
+/// step07).
+fn keyring() -> Outcome {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEYCTL_DESCRIBE: libc::c_long = 6;
+    const KEY_SPEC_USER_KEYRING: libc::c_long = -4;
+    // SAFETY: keyctl with integer arguments only reads our credentials.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_USER_KEYRING,
+            0,
+        )
+    };
+    if id < 0 {
+        return Blocked(format!(
+            "keyctl(GET_KEYRING_ID, USER): {}",
+            errno_name(last_errno())
+        ));
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for the length passed.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            id,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Blocked(format!(
+            "keyctl(DESCRIBE, {id}): {}",
+            errno_name(last_errno())
+        ));
+    }
+    let text = CStr::from_bytes_until_nul(&buf)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Escaped(format!("user keyring {id}: {text}"))
+}
+
+/// A user namespace gives its creator every capability over the new
+/// namespaces it makes: new mount, network and user namespaces are reach
+/// into kernel code that root alone used to reach (many kernel exploits
+/// start here). A child unshares one and exits. Stays open in step06
+/// (Docker's seccomp profile refuses it without CAP_SYS_ADMIN: step07).
+fn userns() -> Result<Outcome, String> {
+    // SAFETY: the child only calls unshare and _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", errno_name(last_errno())));
+    }
+    if pid == 0 {
+        // SAFETY: unshare takes an integer; _exit ends the child.
+        unsafe {
+            let rc = libc::unshare(libc::CLONE_NEWUSER);
+            libc::_exit(if rc == 0 {
+                0
+            } else {
+                *libc::__errno_location()
+            });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: pid is our child; status is writable.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let code = libc::WEXITSTATUS(status);
+    Ok(if code == 0 {
+        Escaped("unshare(CLONE_NEWUSER) succeeded".into())
+    } else {
+        Blocked(format!("unshare(CLONE_NEWUSER): {}", errno_name(code)))
+    })
+}
+
+/// io_uring submits reads, writes, opens and more through a shared ring,
+/// past anything that filters system calls one by one, and it has been a
+/// steady source of kernel bugs. The probe sets up a one-entry ring and
+/// closes it. Stays open in step06 (Docker's seccomp profile refuses
+/// io_uring_setup: step07).
+fn io_uring() -> Outcome {
+    let mut params = [0u8; 120]; // struct io_uring_params, zeroed
+    // SAFETY: params is writable for its size, which is the struct's.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1, params.as_mut_ptr()) };
+    if fd < 0 {
+        return Blocked(format!("io_uring_setup: {}", errno_name(last_errno())));
+    }
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd as i32) };
+    Escaped("io_uring_setup(1) gave a ring".into())
 }

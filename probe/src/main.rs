@@ -9,7 +9,8 @@
 //! probe try-sethostname NAME sethostname(NAME): changes the hostname of the
 //!                            UTS namespace it runs in; never run it on a host
 //! probe raw-socket           socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
-//! probe attack NAME MARKER    one of the escape lab's attacks (see attack.rs);
+//! probe attack NAME MARKER [KEY=VALUE...]
+//!                            one of the escape lab's attacks (see attack.rs);
 //!                            prints one line, `ESCAPED ...` or `BLOCKED ...`
 //! probe attack list          the attacks' names, one a line
 //! probe euid                 the effective uid (run by the setuid attack)
@@ -25,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 mod attack;
 
-const USAGE: &str = "usage: probe [report | try-mount [DIR] | try-sethostname NAME | raw-socket | attack NAME MARKER | attack list | euid]";
+const USAGE: &str = "usage: probe [report | try-mount [DIR] | try-sethostname NAME | raw-socket | attack NAME MARKER [KEY=VALUE...] | attack list | euid]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,7 +46,7 @@ fn main() {
             }
             0
         }
-        ["attack", name, marker] => match attack::run(name, Path::new(marker)) {
+        ["attack", name, marker, extra @ ..] => match attack::run(name, Path::new(marker), extra) {
             Some(Ok(attack::Outcome::Escaped(detail))) => {
                 println!("ESCAPED {detail}");
                 0

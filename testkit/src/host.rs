@@ -30,6 +30,12 @@ pub fn links() -> BTreeSet<String> {
     names_in("/sys/class/net")
 }
 
+/// Whether the host mounts cgroup v2 alone at /sys/fs/cgroup.
+pub fn cgroup_v2() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
 /// Every cgroup directory under the workshop's parent, in every hierarchy.
 pub fn workshop_cgroups() -> BTreeSet<PathBuf> {
     let mut found = BTreeSet::new();

@@ -70,6 +70,10 @@ impl Target {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--rootfs").arg(rootfs).args(args);
         cmd.env_remove("WORKSHOP_ROOTFS");
+        // Never the terminal `cargo test` may have: from step06 on a
+        // terminal on stdin gives the container a pty and the terminal raw
+        // mode, and tests run in parallel.
+        cmd.stdin(Stdio::null());
         cmd
     }
 

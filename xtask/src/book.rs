@@ -976,6 +976,8 @@ pub const RECORDINGS: &[Recording] = &[
     rec("step06-caps.txt", "cargo run -q -p step06 -- -v --network none grep -E 'Cap|NoNewPrivs' /proc/self/status", "step06", &["-v", "--network", "none", "grep", "-E", "Cap|NoNewPrivs", "/proc/self/status"]),
     rec("step06-hostname.txt", "cargo run -q -p step06 -- hostname x", "step06", &["hostname", "x"]).with_status(),
     rec("step06-cap-add.txt", "cargo run -q -p step06 -- --cap-add SYS_ADMIN sh -c 'hostname x && hostname'", "step06", &["--cap-add", "SYS_ADMIN", "sh", "-c", "hostname x && hostname"]),
+    rec("step06-defaults.txt", "cargo run -q -p step06 -- -v --network none -e GREETING=hi sh -c 'env; cat /proc/self/cgroup | head -3; wc -c < /proc/keys'", "step06", &["-v", "--network", "none", "-e", "GREETING=hi", "sh", "-c", "env; cat /proc/self/cgroup | head -3; wc -c < /proc/keys"]),
+    rec("step06-devices.txt", "cargo run -q -p step06 -- --cap-add SYS_ADMIN sh -c 'mkdir /tmp/d && mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/kmsg c 1 11 && head -c 64 /tmp/d/kmsg'", "step06", &["--cap-add", "SYS_ADMIN", "sh", "-c", "mkdir /tmp/d && mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/kmsg c 1 11 && head -c 64 /tmp/d/kmsg"]).with_status(),
     rec("step06-experiment.txt", "cargo run -q -p step06 -- sleep 5", "step06", &["sleep", "5"]).probing(&[
         "grep -E 'Cap|NoNewPrivs' /proc/$PID/status",
         "grep -E 'Cap|NoNewPrivs' /proc/$(pgrep -P $PID)/status",

@@ -15,10 +15,22 @@
 //! - Every run starts with a host directory open as fd 7 without
 //!   close-on-exec, a descriptor "leaked" by whoever started the runtime, as
 //!   runc leaked its cgroup directory in CVE-2024-21626.
+//! - Every run gets a terminal: its stdin is the slave of a pseudo-terminal
+//!   the lab opens for that run (never the terminal of the person running the
+//!   lab), and the probe is told its device number (`host-tty=DEV:RDEV`), so the
+//!   terminal attacks run for real. The probe is also told the host's cgroup
+//!   namespace (`host-cgroupns=INODE`), and the runtime gets
+//!   `ESCAPE_LAB_HOST_ENV` in its environment.
 //! - step05 and step06 run with `--pids 256`, so there is a limit to raise;
 //!   the raw-socket attack runs on step06 with `--cap-drop NET_RAW`, because
 //!   the attack is "a raw socket *without* NET_RAW" and Docker's default set,
-//!   step06's, grants NET_RAW (ping works).
+//!   step06's, grants NET_RAW (ping works); the device-node attack runs on
+//!   step06 with `--cap-add SYS_ADMIN`, because the device cgroup is what
+//!   must stop it even when the container may mount.
+//! - Every attack has a positive control, a column where it must get
+//!   through ([`MUST_ESCAPE`], or the host column: [`HOST_CONTROL`]), so a
+//!   probe that can never fire fails the lab. [`STAYS_OPEN`] lists what
+//!   step06 still lets through on purpose: the next chapters close it.
 
 use std::fmt::Write as _;
 use std::os::fd::AsRawFd;
@@ -74,7 +86,9 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
     // step01/02 run in the caller's cgroups with the cgroup fs at hand;
     // step03+ have no cgroup fs mounted, but CAP_SYS_ADMIN mounts one.
     ("cgroup-limits", &[1, 2, 3, 4, 5]),
-    ("release-agent", &[1, 2, 3, 4, 5]),
+    // From step05 the cgroup namespace stops it too: a new v1 hierarchy
+    // can only be mounted from the initial cgroup namespace (EPERM).
+    ("release-agent", &[1, 2, 3, 4]),
     // Root without a user namespace passes /proc/sys's permission check.
     ("proc-sys", &[1, 2, 3, 4, 5]),
     // The clock has no namespace: CAP_SYS_TIME is the only guard.
@@ -94,10 +108,45 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
     // All of root's capabilities until step06 (HOST_DEPENDENT: a kernel
     // without module support answers ENOSYS to anyone).
     ("kernel-module", &[1, 2, 3, 4, 5]),
+    // Until step06 PID 1 stays in the session and process group of the
+    // caller: getsid/getpgrp name a leader outside the container.
+    ("session", &[1, 2, 3, 4, 5]),
+    // Until step06 the command's stdin is the terminal the runtime got.
+    ("host-tty", &[1, 2, 3, 4, 5]),
+    // step01: PID 1 is the host's init; step02-05: the runtime's fork with
+    // all of root's capabilities.
+    ("pid1-privileges", &[1, 2, 3, 4, 5]),
+    // step01/02 see the host's /proc and /sys; step03-05 mount fresh ones,
+    // unmasked.
+    ("masked-paths", &[1, 2, 3, 4, 5]),
+    // Until step06 the command inherits the runtime's environment.
+    ("environment", &[1, 2, 3, 4, 5]),
+    // Until step05 the container is in the host's cgroup namespace.
+    ("cgroup-path", &[1, 2, 3, 4]),
+    // Until step06: CAP_SYS_ADMIN mounts a dev tmpfs and no device cgroup
+    // stops the open.
+    ("device-node", &[1, 2, 3, 4, 5]),
+    // Open in every step, step06 included (STAYS_OPEN): no user namespace
+    // and no seccomp yet.
+    ("keyring", &[1, 2, 3, 4, 5, 6]),
+    ("userns", &[1, 2, 3, 4, 5, 6]),
+    ("io-uring", &[1, 2, 3, 4, 5, 6]),
     // Not listed: "leaked-fd". Every step closes the descriptors it
     // inherited (workshop::exec's close_range), so it is blocked throughout;
-    // the row is there so that a step that stops doing so shows up.
+    // its positive control is the host column (HOST_CONTROL).
 ];
+
+/// Attacks whose positive control is the host column: run straight on the
+/// host, with the same leaked descriptor, they must get through.
+pub const HOST_CONTROL: &[&str] = &["leaked-fd"];
+
+/// What step06 still lets through, on purpose: each is the reason for a
+/// later chapter (Docker's seccomp profile refuses keyctl, unshare of a
+/// user namespace without CAP_SYS_ADMIN, and io_uring_setup: step07; user
+/// namespaces make uid 0 in the container someone else's keyring owner:
+/// step09). The lab requires them to get through on step06 too, so the
+/// next chapter has something to close.
+pub const STAYS_OPEN: &[&str] = &["keyring", "userns", "io-uring"];
 
 /// Entries of [`MUST_ESCAPE`] that hold only where the host itself allows
 /// the attack to root outside any container (the matrix's `host` column):
@@ -105,11 +154,17 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
 ///   (sandboxed VMs, hardened inits) keep from even root;
 /// - mknod-disk needs a host that lets root open its disk (a VM sandbox
 ///   may not);
-/// - kernel-module needs a kernel with module support.
+/// - kernel-module needs a kernel with module support;
+/// - io-uring, userns and keyring need a kernel that has them switched on.
 pub const HOST_DEPENDENT: &[(&str, &[u8])] = &[
     ("proc-root", &[1]),
     ("mknod-disk", &[1, 2, 3, 4, 5]),
     ("kernel-module", &[1, 2, 3, 4, 5]),
+    // kernel.io_uring_disabled, user.max_user_namespaces=0, a kernel
+    // without CONFIG_KEYS: the host refuses root too.
+    ("io-uring", &[1, 2, 3, 4, 5, 6]),
+    ("userns", &[1, 2, 3, 4, 5, 6]),
+    ("keyring", &[1, 2, 3, 4, 5, 6]),
 ];
 
 /// One cell of the matrix.
@@ -247,6 +302,9 @@ fn run_one(
     if step >= 6 && attack == "raw-socket" {
         cmd.args(["--cap-drop", "NET_RAW"]);
     }
+    if step >= 6 && attack == "device-node" {
+        cmd.args(["--cap-add", "SYS_ADMIN"]);
+    }
     let probe = if step >= 3 {
         PathBuf::from("/probe")
     } else {
@@ -255,8 +313,24 @@ fn run_one(
     if step > 0 {
         cmd.arg(probe);
     }
+    // A terminal of its own for every run: the terminal attacks need one,
+    // and it must never be the terminal of whoever runs the lab.
+    let pty = match nix::pty::openpty(None, None) {
+        Ok(pty) => pty,
+        Err(e) => {
+            return Cell {
+                escaped: None,
+                detail: format!("openpty: {e}"),
+            };
+        }
+    };
+    let tty = nix::sys::stat::fstat(&pty.slave).map_or((0, 0), |st| (st.st_dev, st.st_rdev));
     cmd.args(["attack", attack]).arg(marker);
-    cmd.env_remove("WORKSHOP_ROOTFS").stdin(Stdio::null());
+    cmd.arg(format!("host-tty={}:{}", tty.0, tty.1));
+    cmd.arg(format!("host-cgroupns={}", host_cgroupns()));
+    cmd.env(HOST_ENV, "from-the-host");
+    cmd.env_remove("WORKSHOP_ROOTFS")
+        .stdin(Stdio::from(pty.slave));
     // The runtime starts in the directory that holds the marker, so on
     // the early steps the working directory is on the host.
     cmd.current_dir(marker.parent().expect("the marker is in a directory"));
@@ -281,7 +355,15 @@ fn run_one(
             };
         }
     };
-    let line = out.stdout.lines().last().unwrap_or("").to_owned();
+    drop(pty.master);
+    // Through a terminal (step06's own) lines end in \r\n.
+    let line = out
+        .stdout
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_owned();
     let (escaped, detail) = if let Some(d) = line.strip_prefix("ESCAPED ") {
         (Some(true), d.to_owned())
     } else if let Some(d) = line.strip_prefix("BLOCKED ") {
@@ -417,6 +499,20 @@ fn probe_binary_or_built(build: bool) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The variable the runtime gets and the command must not see.
+const HOST_ENV: &str = "ESCAPE_LAB_HOST_ENV";
+
+/// The inode of the host's cgroup namespace (ours).
+fn host_cgroupns() -> u64 {
+    std::fs::read_link("/proc/self/ns/cgroup")
+        .ok()
+        .and_then(|t| {
+            let t = t.to_string_lossy().into_owned();
+            t.split_once(":[")?.1.strip_suffix(']')?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn own_cgroup_lines() -> String {
     std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
 }
@@ -444,12 +540,27 @@ pub fn problems(matrix: &Matrix) -> Vec<String> {
         if row.host.escaped.is_none() {
             out.push(format!("{attack} on the host: {}", row.host.detail));
         }
+        let control = MUST_ESCAPE.iter().any(|(a, _)| a == attack);
+        if HOST_CONTROL.contains(&attack.as_str()) {
+            if row.host.escaped != Some(true) {
+                out.push(format!(
+                    "{attack}: must get through on the host (its positive control) but was blocked: {}",
+                    row.host.detail
+                ));
+            }
+        } else if !control {
+            out.push(format!(
+                "{attack}: no positive control (no column where it must get through): \
+                 add it to MUST_ESCAPE or HOST_CONTROL"
+            ));
+        }
+        let stays_open = STAYS_OPEN.contains(&attack.as_str());
         for (&step, cell) in STEPS.iter().zip(&row.steps) {
             let must = listed(MUST_ESCAPE, attack, step)
                 && !(listed(HOST_DEPENDENT, attack, step) && row.host.escaped == Some(false));
             match cell.escaped {
                 None => out.push(format!("{attack} on step{step:02}: {}", cell.detail)),
-                Some(true) if step == 6 => out.push(format!(
+                Some(true) if step == 6 && !stays_open => out.push(format!(
                     "{attack}: step06 let it through: {}",
                     cell.detail
                 )),
@@ -543,7 +654,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let problems = problems(&matrix);
     if problems.is_empty() {
-        println!("\nescape: step06 blocks every attack; every early step still shows its holes");
+        println!(
+            "\nescape: step06 blocks every attack but {} (the next chapters'); \
+             every probe fired where it must",
+            STAYS_OPEN.join(", ")
+        );
         Ok(())
     } else {
         for p in &problems {
@@ -628,6 +743,42 @@ mod tests {
         // step06 letting it through is wrong whatever the host allows.
         cells[5] = cell(Some(true));
         let p = problems(&vec![row("mknod-disk", cell(Some(false)), cells)]);
+        assert!(
+            p.iter().any(|p| p.contains("step06 let it through")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn every_probe_needs_a_positive_control_that_fires() {
+        let blocked = || vec![cell(Some(false)); 6];
+        let p = problems(&vec![row("new-probe", cell(Some(true)), blocked())]);
+        assert!(p.iter().any(|p| p.contains("no positive control")), "{p:?}");
+        let p = problems(&vec![row("leaked-fd", cell(Some(false)), blocked())]);
+        assert!(
+            p.iter().any(|p| p.contains("must get through on the host")),
+            "{p:?}"
+        );
+        let p = problems(&vec![row("leaked-fd", cell(Some(true)), blocked())]);
+        assert!(p.iter().all(|p| !p.starts_with("leaked-fd")), "{p:?}");
+    }
+
+    #[test]
+    fn what_stays_open_must_fire_on_step06_and_the_rest_must_not() {
+        let mut cells = vec![cell(Some(true)); 6];
+        let p = problems(&vec![row("keyring", cell(Some(true)), cells.clone())]);
+        assert!(p.iter().all(|p| !p.starts_with("keyring")), "{p:?}");
+        cells[5] = cell(Some(false));
+        let p = problems(&vec![row("keyring", cell(Some(true)), cells)]);
+        assert!(
+            p.iter().any(|p| p.contains("must get through on step06")),
+            "{p:?}"
+        );
+        let p = problems(&vec![row(
+            "session",
+            cell(Some(false)),
+            vec![cell(Some(true)); 6],
+        )]);
         assert!(
             p.iter().any(|p| p.contains("step06 let it through")),
             "{p:?}"

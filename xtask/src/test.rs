@@ -169,9 +169,12 @@ fn names() -> String {
 /// to the test lines on stdout), passed through to our stdout line by line
 /// and kept, so the summary can count what it printed.
 fn run_teed(argv: &[String], root: &Path) -> (bool, String) {
-    let Ok((reader, writer)) = std::io::pipe() else {
+    // nix's pipe2 rather than std::io::pipe, which needs Rust 1.87 (the
+    // workspace's rust-version is 1.85).
+    let Ok((reader, writer)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
         return (false, String::new());
     };
+    let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
     let spawned = writer.try_clone().and_then(|err| {
         Command::new(&argv[0])
             .args(&argv[1..])

@@ -113,9 +113,37 @@ pub fn run(args: VmArgs) -> Result<()> {
 
     let log = work.join("console.log");
     let run = qemu::boot(&args, &tools, &kernel.vmlinuz, &built.path, &log)?;
+    write_recording(&log, &kernel.release)?;
     let expected = expected_checks(&args.steps);
     let verdicts = evaluate(&expected, &run.checks, &built.unbuilt, &run.outcome);
     report(&verdicts, &run, started, &log)
+}
+
+/// The command init.sh records for chapter 6 (keep in step with init.sh).
+const RECORDED: &str = "step06 -v --network none --cap-add SYS_ADMIN sh -c 'cat /proc/self/cgroup; \
+grep \" /sys/fs/cgroup \" /proc/self/mountinfo | cut -d\" \" -f5,6; mkdir /tmp/d && \
+mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/kmsg c 1 11 && head -c 64 /tmp/d/kmsg'";
+
+/// Writes the VM's `RECORD` lines (a -v run of step06 on cgroup v2) to
+/// book/src/generated/step06-v2.txt, which chapter 6 includes; nothing when
+/// step06 was not asked for.
+fn write_recording(log: &Path, release: &str) -> Result<()> {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("RECORD "))
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let path = crate::workspace_root().join("book/src/generated/step06-v2.txt");
+    let out = format!(
+        "# recorded by `cargo xtask vm-test` in a VM booted from Debian's kernel {release}, cgroup v2 only\n$ {RECORDED}\n{}\n",
+        lines.join("\n")
+    );
+    fs::write(&path, out).with_context(|| format!("write {}", path.display()))?;
+    eprintln!("vm-test: wrote {}", path.display());
+    Ok(())
 }
 
 /// `cargo xtask lab-check`: the lab VM's own checks, `lab/check.sh`:

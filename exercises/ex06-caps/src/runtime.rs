@@ -15,12 +15,17 @@
 /// is needed.
 mod caps {
     pub use crate::privileges::{apply, resolve};
+    // PID 1's own privileges after the command started: step06's, which
+    // calls step06's `apply` (the command's sets are yours).
+    pub use step06::caps::confine_init;
 }
-use step06::{cgroup, mount, net, pid, uts};
+use step06::{cgroup, devices, environ, masked, mount, net, pid, tty, uts};
 
 use clap::Parser;
 use step06::caps::CapsOpt;
 use step06::cgroup::LimitsOpt;
+use step06::environ::EnvOpt;
+use step06::tty::TtyOpt;
 use step06::net::NetworkOpt;
 use step06::rootfs::RootfsOpt;
 use workshop::cli::Base;
@@ -32,6 +37,10 @@ use workshop::cli::Base;
 #[derive(Parser, Debug)]
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Args {
+    #[command(flatten)]
+    tty: TtyOpt,
+    #[command(flatten)]
+    env: EnvOpt,
     #[command(flatten)]
     caps: CapsOpt,
     #[command(flatten)]
@@ -53,6 +62,15 @@ fn main() {
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
     let rootfs = step06::rootfs::resolve(&args.rootfs)?;
+    let stdio = tty::resolve(&args.tty, tty::is_terminal(0)).map_err(anyhow::Error::msg)?;
+    let env = environ::resolve(
+        &args.env,
+        &args.base.hostname,
+        stdio.tty,
+        |key| std::env::var(key).ok(),
+        |path| std::fs::read_to_string(path),
+    )
+    .map_err(anyhow::Error::msg)?;
     container::run(&container::Config {
         argv: args.base.argv(),
         hostname: args.base.hostname,
@@ -61,5 +79,7 @@ fn run(args: Args) -> anyhow::Result<i32> {
         host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         limits: args.limits,
         caps: caps::resolve(&args.caps),
+        stdio,
+        env,
     })
 }

@@ -267,6 +267,19 @@ pub fn init(
     signals: &SigSet,
     before_exec: impl FnOnce() -> anyhow::Result<()>,
 ) -> i32 {
+    init_then(argv, signals, before_exec, || Ok(()))
+}
+
+/// [`init`], with `after_start` run by PID 1 itself once the command has
+/// started: step06 gives up PID 1's own privileges there, which it could
+/// not do earlier (the command's process, forked from it, still needs them
+/// to set itself up). If `after_start` fails, the command is killed.
+pub fn init_then(
+    argv: &[String],
+    signals: &SigSet,
+    before_exec: impl FnOnce() -> anyhow::Result<()>,
+    after_start: impl FnOnce() -> anyhow::Result<()>,
+) -> i32 {
     // SAFETY: PID 1 is single-threaded; the child only sets itself up and execs.
     let forked = match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(0),
@@ -287,6 +300,12 @@ pub fn init(
             return exit::RUNTIME_FAILED;
         }
     };
+    if let Err(err) = after_start() {
+        eprintln!("{}: {err:#}", explain::program());
+        let _ = kill(command, Signal::SIGKILL);
+        let _ = waitpid(command, None);
+        return exit::RUNTIME_FAILED;
+    }
     loop {
         let signal = match call("sigwait", "", || signals.wait()) {
             Ok(signal) => signal,

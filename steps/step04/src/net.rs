@@ -310,6 +310,7 @@ pub fn setup_host(container_pid: Pid) -> Result<Lease, NetError> {
     let name = lease.host_ifname();
     let configured = (|| -> Result<(), NetError> {
         let index = ifindex(&mut nl, &name)?;
+        refuse_redirects(&name)?;
         nl.request(
             "netlink RTM_NEWADDR",
             format!(
@@ -340,6 +341,32 @@ pub fn setup_host(container_pid: Pid) -> Result<Lease, NetError> {
     Ok(lease)
 }
 // ANCHOR_END: setup_host
+
+// ANCHOR: refuse_redirects
+/// The host end belongs to the host, but the container writes to it: every
+/// packet the container sends arrives there. An IPv6 router advertisement
+/// from the container would give the host a new address and default route
+/// through the container, an ICMP redirect a new route for one destination:
+/// the container could take over the host's traffic. So the host end
+/// accepts neither (the per-interface sysctls of ip-sysctl.rst). A host
+/// without IPv6 has no `ipv6` directory: nothing to refuse there.
+fn refuse_redirects(name: &str) -> Result<(), SyscallError> {
+    for knob in [
+        format!("/proc/sys/net/ipv6/conf/{name}/accept_ra"),
+        format!("/proc/sys/net/ipv6/conf/{name}/accept_redirects"),
+        format!("/proc/sys/net/ipv4/conf/{name}/accept_redirects"),
+    ] {
+        if !std::path::Path::new(&knob).exists() {
+            continue;
+        }
+        workshop::call("write", format!("{knob:?}, \"0\""), || {
+            std::fs::write(&knob, "0")
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        })?;
+    }
+    Ok(())
+}
+// ANCHOR_END: refuse_redirects
 
 /// The allocator: tries subnet indexes until the kernel accepts a new
 /// `wsv<i>` (see the module doc).

@@ -7,6 +7,7 @@
 //! clone3(NEW*, CLONE_INTO_CGROUP on v2) ────▶ born inside the cgroup (v2)
 //! v1: write the child's PID to cgroup.procs
 //! veth as in step04, release the sync pipe ─▶ the same setup as step04, then init
+//!                                            unshare(CLONE_NEWCGROUP): the cgroup is its root
 //! supervise ◀────────────────────────────────  the command as PID 2, limited
 //! read memory.events: OOM kill? → say so
 //! remove the cgroup, wait for the veth to go
@@ -105,6 +106,8 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
     let result = (|| {
         pid::die_with_parent()?;
         let lease = lease_from(&sync.wait());
+        // In its cgroup now (the parent saw to that): make it our root.
+        cgroup::enter_namespace()?;
         uts::set_hostname(&cfg.hostname)?;
         net::setup_container(lease.as_ref())?;
         mount::make_mounts_private()?;
@@ -112,6 +115,7 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::pivot_into(&cfg.rootfs)?;
         mount::mount_proc()?;
         mount::mount_sys()?;
+        cgroup::mount_namespaced()?;
         // `host` resolves to the host end; DNS servers as on the host.
         mount::bind_text(
             "/etc/hosts",

@@ -438,6 +438,40 @@ pub fn apply(set: &CapsHashSet) -> Result<(), SyscallError> {
 }
 // ANCHOR_END: apply
 
+// ANCHOR: confine_init
+/// PID 1's own privileges, once the command is started. PID 1 only waits,
+/// reaps and passes signals on, so it keeps:
+///
+/// - the command's bounding set, an empty inheritable and ambient set and
+///   `no_new_privs`, as the command has (it is [`apply`] with `set`);
+/// - of `set`, only CAP_KILL in its permitted and effective sets: a command
+///   that switched to another user can only be signalled with it;
+/// - and it is no longer *dumpable* (prctl(2) `PR_SET_DUMPABLE`): its
+///   `/proc/1/*` files (`exe` is the runtime's binary on the host, `fd` its
+///   descriptors) then belong to root and open only with CAP_SYS_PTRACE, and
+///   it cannot be ptraced without it either.
+///
+/// Before this step PID 1 kept all of root's capabilities: a command given
+/// `--cap-add SYS_PTRACE` could attach to it and run code with every one.
+pub fn confine_init(set: &CapsHashSet) -> Result<(), SyscallError> {
+    apply(set)?;
+    let keep = mask(set) & Capability::CAP_KILL.bitmask();
+    let sets = BaseSets {
+        effective: keep,
+        permitted: keep,
+        inheritable: 0,
+    };
+    call(
+        "capset",
+        format!("{{version=_LINUX_CAPABILITY_VERSION_3, pid=0}}, {{{sets}}}"),
+        || capset(sets),
+    )?;
+    call("prctl", "PR_SET_DUMPABLE, 0", || {
+        nix::sys::prctl::set_dumpable(false)
+    })
+}
+// ANCHOR_END: confine_init
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,25 +1,36 @@
-//! step06's run: step05's dance; the command's capabilities are cut to Docker's
-//! default set and no_new_privs is set, as the last things before exec.
+//! step06's run: step05's dance with Docker's defaults: the command's
+//! capabilities cut to Docker's set and no_new_privs; a session of its own
+//! and, with a terminal, a pseudo-terminal of its own; masked paths; a clean
+//! environment; device rules in its cgroup; and a PID 1 that keeps nothing
+//! it does not use.
 //!
 //! ```text
 //! parent (host)                              child = PID 1 of the new namespaces
 //! create cgroup contain-rs-workshop/ws-<pid>,
-//!   write memory / cpu / pids limits
+//!   write limits, device rules (v1 files / v2 BPF program)
 //! clone3(NEW*, CLONE_INTO_CGROUP on v2) ────▶ born inside the cgroup (v2)
-//! v1: write the child's PID to cgroup.procs
-//! veth as in step04, release the sync pipe ─▶ the same setup as step04, then init
-//! supervise ◀────────────────────────────────  init forks the command: drop capabilities,
-//!                                              no_new_privs, exec
+//! v1: write the child's PID to cgroup.procs   terminals on 0-2 → pipes (no -t)
+//! veth as in step04, release the sync pipe ─▶ setsid, unshare(CLONE_NEWCGROUP),
+//!                                              step05's setup, masked paths
+//! receive the pty master (-t) ◀─────────────  open /dev/pts/ptmx, send the master
+//! host terminal raw, copy bytes both ways     init forks the command: setsid (+ TIOCSCTTY),
+//!                                              clean env, drop capabilities, no_new_privs, exec
+//! supervise ◀────────────────────────────────  init drops its own privileges, reaps
 //! read memory.events: OOM kill? → say so
-//! remove the cgroup, wait for the veth to go
+//! restore the terminal, remove the cgroup, wait for the veth to go
 //! ```
 
 use std::path::{Path, PathBuf};
 
+use std::os::fd::{AsFd, AsRawFd};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
 use crate::caps;
 use crate::cgroup::{self, Cgroup, LimitsOpt};
 use crate::net::{self, Lease, Network};
-use crate::{mount, pid, uts};
+use crate::tty::{self, ConsoleSocket, RawMode, Relay, Stdio};
+use crate::{devices, environ, masked, mount, pid, uts};
 use ::caps::CapsHashSet;
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
@@ -35,6 +46,10 @@ pub struct Config {
     pub host_resolv: String,
     pub limits: LimitsOpt,
     pub caps: CapsHashSet,
+    /// A terminal of its own (`-t`), and whether stdin is passed (`-i`).
+    pub stdio: Stdio,
+    /// The command's whole environment.
+    pub env: Vec<(String, String)>,
 }
 
 // ANCHOR: run
@@ -47,7 +62,17 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     // share a cgroup, and a leftover of a killed run is recognised by the next.
     let id = format!("ws-{}", std::process::id());
     let cgroup = Cgroup::create(Path::new(cgroup::DEFAULT_ROOT), &id, &cfg.limits)?;
+    // Before anything runs in it: which device nodes may be opened.
+    devices::restrict(&cgroup)?;
     let sync = pid::SyncPipe::new()?;
+    // -t: PID 1 sends the master of the container's terminal over this.
+    let console = if cfg.stdio.tty {
+        Some(ConsoleSocket::new()?)
+    } else {
+        None
+    };
+    // No -t: the host's terminals, if any, reach the container as pipes.
+    let relay = Relay::new(cfg.stdio)?;
     let namespaces = CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWUTS
@@ -56,8 +81,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     // cgroup v2: the child is born inside the cgroup. v1 has no such thing:
     // the child is moved in below, while it waits on the sync pipe.
     let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd())? else {
-        container(cfg, sync, &signals)
+        container(cfg, sync, &signals, console, relay)
     };
+    let mut copying = relay.start(cfg.stdio.stdin);
     let lease = match host_side(cfg, &cgroup, child) {
         Ok(lease) => lease,
         Err(err) => {
@@ -67,7 +93,24 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     };
     let payload = lease.map(|l| l.to_bytes().to_vec()).unwrap_or_default();
     sync.release(&payload)?;
+    // Restores the host terminal when dropped: on every way out of here.
+    let mut raw_mode = None;
+    if let Some(console) = console {
+        match attach_console(console, cfg.stdio) {
+            Ok((raw, threads)) => {
+                raw_mode = raw;
+                copying.extend(threads);
+            }
+            Err(err) => {
+                pid::abort(child);
+                return Err(err);
+            }
+        }
+    }
     let code = pid::supervise(child, &signals)?;
+    // Everything the container wrote is out before we say anything more.
+    tty::finish(copying, Duration::from_secs(2));
+    drop(raw_mode);
 
     // The container has ended: ask the cgroup whether the kernel's OOM
     // killer struck. The command's own status stands, as with docker run:
@@ -88,6 +131,37 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
 }
 // ANCHOR_END: run
 
+// ANCHOR: attach_console
+/// Parent side of `-t`: takes the master of the container's terminal from
+/// PID 1, gives it the host terminal's size (and every later size), puts
+/// the host terminal into raw mode when stdin is passed, and copies: stdin
+/// to the master, the master to stdout. Returns the raw mode's guard and the
+/// thread to wait for at the end (the copy to stdout).
+fn attach_console(
+    console: ConsoleSocket,
+    stdio: Stdio,
+) -> anyhow::Result<(Option<RawMode>, Vec<JoinHandle<()>>)> {
+    let Some(master) = console.receive()? else {
+        return Ok((None, Vec::new())); // the setup failed; supervise tells how
+    };
+    let host = (0..3).find(|&fd| tty::is_terminal(fd));
+    if let Some(host) = host {
+        tty::follow_window_size(host, master.as_raw_fd())?;
+    }
+    let mut raw = None;
+    if stdio.stdin {
+        if tty::is_terminal(0) {
+            raw = Some(RawMode::enter()?);
+        }
+        if let Some(input) = tty::dup_stdin() {
+            tty::pump(input, master.try_clone()?);
+        }
+    }
+    let stdout = std::io::stdout().as_fd().try_clone_to_owned()?;
+    Ok((raw, vec![tty::pump(master, stdout)]))
+}
+// ANCHOR_END: attach_console
+
 /// What the parent does on the host while the child waits.
 fn host_side(
     cfg: &Config,
@@ -105,11 +179,23 @@ fn host_side(
 
 // ANCHOR: container
 /// PID 1 of the container: set up, then be init. Never returns.
-fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
+fn container(
+    cfg: &Config,
+    sync: pid::SyncPipe,
+    signals: &SigSet,
+    console: Option<ConsoleSocket>,
+    relay: Relay,
+) -> ! {
     explain::set_role(Role::Init);
     let result = (|| {
         pid::die_with_parent()?;
+        // The host's terminals go first (without -t): pipes in their place.
+        relay.install()?;
         let lease = lease_from(&sync.wait());
+        // Out of the host's session and process group.
+        tty::new_session()?;
+        // In its cgroup now (the parent saw to that): make it our root.
+        cgroup::enter_namespace()?;
         uts::set_hostname(&cfg.hostname)?;
         net::setup_container(lease.as_ref())?;
         mount::make_mounts_private()?;
@@ -117,9 +203,12 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::pivot_into(&cfg.rootfs)?;
         mount::mount_proc()?;
         mount::mount_sys()?;
+        cgroup::mount_namespaced()?;
         // With capabilities cut, these stay as they are: /proc/sys read-only,
-        // and no device node the container makes can be opened.
+        // the masked paths unreadable, and no device node the container
+        // makes on its own mounts can be opened.
         mount::protect_proc()?;
+        masked::mask_paths()?;
         mount::root_nodev()?;
         // `host` resolves to the host end; DNS servers as on the host.
         mount::bind_text(
@@ -127,11 +216,29 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
             &net::hosts_file(&cfg.hostname, lease.as_ref()),
         )?;
         mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
-        // PID 1 keeps its privileges to run the container; only the
-        // command, in its own process, gives them up just before exec.
-        Ok(pid::init(&cfg.argv, signals, || {
-            Ok(caps::apply(&cfg.caps)?)
-        }))
+        // -t: the container's own terminal, made from its devpts; the host
+        // terminal PID 1 still held is replaced by it.
+        if let Some(console) = console {
+            let slave = console.send_pty()?;
+            tty::install(slave.as_fd(), &[0, 1, 2])?;
+        }
+        let tty = cfg.stdio.tty;
+        // The command, in its own process, gives up its privileges just
+        // before exec; then PID 1 gives up its own.
+        Ok(pid::init_then(
+            &cfg.argv,
+            signals,
+            || {
+                if tty {
+                    tty::take_terminal()?;
+                } else {
+                    tty::new_session()?;
+                }
+                environ::apply(&cfg.env);
+                Ok(caps::apply(&cfg.caps)?)
+            },
+            || Ok(caps::confine_init(&cfg.caps)?),
+        ))
     })();
     workshop::exit::child_finish(result)
 }

@@ -1,6 +1,13 @@
-//! Chapter 6: capabilities and no_new_privs.
+//! Chapter 6: capabilities, and Docker's other defaults.
 //!
-//! [`caps`] is this chapter; the rest are chapters 5 to 1, reused as they are.
+//! [`caps`] (capabilities, no_new_privs, PID 1's own privileges), [`tty`]
+//! (setsid and a terminal of its own), [`masked`] (masked paths),
+//! [`environ`] (a clean environment) and [`devices`] (the device cgroup)
+//! are this chapter; the rest are chapters 5 to 1, reused as they are.
 
 pub mod caps;
+pub mod devices;
+pub mod environ;
+pub mod masked;
+pub mod tty;
 pub use step05::{cgroup, mount, net, pid, rootfs, uts};

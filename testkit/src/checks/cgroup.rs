@@ -52,15 +52,6 @@ pub const CHECKS: &[Check] = &[
     },
 ];
 
-/// The container's cgroup id (`ws-1234`) from `/proc/self/cgroup` text.
-fn cgroup_id(proc_cgroup: &str) -> Option<String> {
-    proc_cgroup
-        .lines()
-        .filter_map(|l| l.split_once("contain-rs-workshop/"))
-        .map(|(_, id)| id.trim().to_owned())
-        .next()
-}
-
 /// The host directories of cgroup `id`, in every hierarchy.
 fn dirs_of(id: &str) -> Vec<PathBuf> {
     host::workshop_cgroups()
@@ -69,17 +60,52 @@ fn dirs_of(id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// `/proc/self/cgroup` inside names the container's own cgroup.
+/// The command is in the container's own cgroup, seen from the host (the
+/// runtime's `ws-<PID>` holds a process), and inside a cgroup namespace
+/// rooted there: every line of `/proc/self/cgroup` ends in `:/`. On a
+/// cgroup v2 host, `/sys/fs/cgroup` inside is the container's cgroup,
+/// read-only.
 pub fn command_is_in_its_cgroup(t: &Target) -> Result<(), String> {
-    let out = t.run(&["--memory", "64m", "cat", "/proc/self/cgroup"])?;
-    expect_code(&out, 0, "cat /proc/self/cgroup")?;
-    match cgroup_id(&out.stdout) {
-        Some(id) if id.starts_with("ws-") => Ok(()),
-        _ => Err(format!(
-            "the command is not in a cgroup under contain-rs-workshop/: /proc/self/cgroup says {:?}",
-            out.stdout.trim()
-        )),
+    let script = "cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; \
+                  echo ready; sleep 10";
+    let cmd = t.command(&["--memory", "64m", "sh", "-c", script]);
+    let (mut child, before) = start_until_ready(cmd)?;
+    let id = format!("ws-{}", child.id());
+    let dirs = dirs_of(&id);
+    let populated = dirs.iter().any(|d| {
+        std::fs::read_to_string(d.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty())
+    });
+    stop(&mut child);
+    if !populated {
+        return Err(format!(
+            "no cgroup {id} under contain-rs-workshop/ holds the container's processes \
+             (found {dirs:?})"
+        ));
     }
+    let lines: Vec<&str> = before
+        .lines()
+        .filter(|l| l.contains(':') && !l.contains(" - "))
+        .collect();
+    if lines.is_empty() || lines.iter().any(|l| !l.ends_with(":/")) {
+        return Err(format!(
+            "/proc/self/cgroup inside should read `0::/` (a cgroup namespace rooted at the \
+             container's cgroup: unshare(CLONE_NEWCGROUP) once in it), was {:?}",
+            before.trim()
+        ));
+    }
+    if host::cgroup_v2() {
+        let mount = before
+            .lines()
+            .find(|l| l.contains(" /sys/fs/cgroup "))
+            .unwrap_or("");
+        let opts = mount.split(' ').nth(5).unwrap_or("");
+        if !mount.contains(" - cgroup2 ") || !opts.split(',').any(|o| o == "ro") {
+            return Err(format!(
+                "on cgroup v2, /sys/fs/cgroup inside should be a read-only cgroup2 mount, was {mount:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// When the OOM killer takes another process of the container (here the
@@ -168,12 +194,11 @@ pub fn pids_limit_stops_fork_loop(t: &Target) -> Result<(), String> {
 /// `--cpus 0.2` holds a busy loop near 20 % of one core, measured from the
 /// cgroup's own counters on the host.
 pub fn cpu_limit_holds_busy_loop(t: &Target) -> Result<(), String> {
-    let script = "cat /proc/self/cgroup; echo ready; while :; do :; done";
-    let (mut child, text) = start_until_ready(t.command(&["--cpus", "0.2", "sh", "-c", script]))?;
-    let measured = match cgroup_id(&text) {
-        Some(id) => measure_cpu(&id, Duration::from_secs(2)),
-        None => Err(format!("no workshop cgroup in /proc/self/cgroup: {text:?}")),
-    };
+    let script = "echo ready; while :; do :; done";
+    let (mut child, _) = start_until_ready(t.command(&["--cpus", "0.2", "sh", "-c", script]))?;
+    // The cgroup is named after the runtime's PID (a cgroup namespace hides
+    // the name from inside).
+    let measured = measure_cpu(&format!("ws-{}", child.id()), Duration::from_secs(2));
     stop(&mut child);
     let cores = measured?;
     if (0.1..=0.3).contains(&cores) {
@@ -219,19 +244,18 @@ fn measure_cpu(id: &str, window: Duration) -> Result<f64, String> {
 
 /// After a run, the container's cgroup directories are gone.
 pub fn cgroup_removed_after_run(t: &Target) -> Result<(), String> {
-    let out = t.run(&[
-        "--memory",
-        "32m",
-        "--pids",
-        "20",
-        "--cpus",
-        "0.5",
-        "cat",
-        "/proc/self/cgroup",
-    ])?;
-    expect_code(&out, 0, "cat /proc/self/cgroup")?;
-    let id =
-        cgroup_id(&out.stdout).ok_or_else(|| format!("no workshop cgroup in {:?}", out.stdout))?;
+    let mut cmd = t.command(&["--memory", "32m", "--pids", "20", "--cpus", "0.5", "true"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+    let id = format!("ws-{}", child.id());
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.code() != Some(0) {
+        return Err(format!(
+            "`true` with limits failed: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
     let left = dirs_of(&id);
     if left.is_empty() {
         Ok(())
@@ -283,20 +307,4 @@ pub fn bad_limits_are_125(t: &Target) -> Result<(), String> {
         expect_one_line(&out, &[flag], &what)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_id_in_v1_and_v2_files() {
-        assert_eq!(
-            cgroup_id("0::/contain-rs-workshop/ws-42\n").as_deref(),
-            Some("ws-42")
-        );
-        let v1 = "12:pids:/contain-rs-workshop/ws-7\n4:memory:/contain-rs-workshop/ws-7\n0::/\n";
-        assert_eq!(cgroup_id(v1).as_deref(), Some("ws-7"));
-        assert_eq!(cgroup_id("0::/user.slice\n"), None);
-    }
 }

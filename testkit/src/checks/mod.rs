@@ -15,6 +15,7 @@ use crate::run::{Output, Target};
 
 pub mod caps;
 pub mod cgroup;
+pub mod defaults;
 pub mod mount;
 pub mod net;
 pub mod pid;
@@ -40,6 +41,7 @@ pub fn all() -> Vec<Check> {
         net::CHECKS,
         cgroup::CHECKS,
         caps::CHECKS,
+        defaults::CHECKS,
     ]
     .concat()
 }
@@ -142,7 +144,8 @@ macro_rules! chapter_groups {
         $crate::chapter_groups!($bin, $step, 3);
         $crate::check_group!($bin, $step, net: lo_and_eth0_are_up, container_reaches_host,
             host_reaches_container, network_none_has_only_lo, net_namespace_differs,
-            concurrent_containers_get_own_subnets, host_end_gone_after_run, no_link_left_after_failure);
+            concurrent_containers_get_own_subnets, host_end_gone_after_run, no_link_left_after_failure,
+            host_end_refuses_redirects);
     };
     ($bin:expr, $step:tt, 5) => {
         $crate::chapter_groups!($bin, $step, 4);
@@ -156,6 +159,9 @@ macro_rules! chapter_groups {
         $crate::check_group!($bin, $step, caps: docker_default_set, mount_and_hostname_are_refused,
             cap_add_sys_admin_allows_mount, cap_drop_net_raw_breaks_ping, unknown_capability_is_125,
             proc_sys_is_read_only, made_devices_cannot_be_opened);
+        $crate::check_group!($bin, $step, defaults: own_session, host_terminal_never_enters,
+            terminal_mode_restored, window_size_follows, pipes_pass_as_they_are, pid1_keeps_least_privilege,
+            masked_paths_read_empty, clean_environment, env_flags, device_cgroup_refuses_kmsg);
     };
 }
 

@@ -50,6 +50,11 @@ pub const CHECKS: &[Check] = &[
         since: 4,
         run: no_link_left_after_failure,
     },
+    Check {
+        name: "net::host_end_refuses_redirects",
+        since: 4,
+        run: host_end_refuses_redirects,
+    },
 ];
 
 /// The container's eth0 address, from `ip addr` output.
@@ -196,6 +201,40 @@ pub fn host_end_gone_after_run(t: &Target) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// The host end accepts no IPv6 router advertisement and no redirect from
+/// the container: they would reroute the host's own traffic through it.
+pub fn host_end_refuses_redirects(t: &Target) -> Result<(), String> {
+    let cmd = t.command(&["sh", "-c", "ip addr show eth0; echo ready; sleep 10"]);
+    let (mut child, before) = crate::run::start_until_ready(cmd)?;
+    let result = (|| {
+        let addr = eth0_address(&before).ok_or_else(|| format!("no eth0 address in {before:?}"))?;
+        let name = host_end_for(addr);
+        for knob in [
+            format!("/proc/sys/net/ipv6/conf/{name}/accept_ra"),
+            format!("/proc/sys/net/ipv6/conf/{name}/accept_redirects"),
+            format!("/proc/sys/net/ipv4/conf/{name}/accept_redirects"),
+        ] {
+            match std::fs::read_to_string(&knob) {
+                Ok(v) if v.trim() == "0" => {}
+                Ok(v) => {
+                    return Err(format!(
+                        "{knob} is {}: the host end must not accept router advertisements or \
+                         redirects from the container; write 0 there",
+                        v.trim()
+                    ));
+                }
+                Err(_)
+                    if knob.contains("ipv6")
+                        && !std::path::Path::new("/proc/sys/net/ipv6").exists() => {}
+                Err(e) => return Err(format!("{knob}: {e}")),
+            }
+        }
+        Ok(())
+    })();
+    crate::run::stop(&mut child);
+    result
 }
 
 /// A run that fails after the pair was made leaves no host end behind.

@@ -356,11 +356,10 @@ fn v1_makes_a_leaf_per_hierarchy_and_writes_limits() {
     let root = tree.root();
     assert_eq!(
         cg.paths(),
-        ["memory", "cpu", "cpuacct", "pids"].map(|h| root.join(h).join("contain-rs-workshop/ws-7"))
+        ["memory", "cpu", "cpuacct", "pids", "devices"]
+            .map(|h| root.join(h).join("contain-rs-workshop/ws-7"))
     );
-    for untouched in [
-        "blkio", "cpuset", "devices", "freezer", "systemd", "unified",
-    ] {
+    for untouched in ["blkio", "cpuset", "freezer", "systemd", "unified"] {
         assert!(
             !tree.exists(&format!("{untouched}/contain-rs-workshop")),
             "{untouched}"
@@ -374,12 +373,12 @@ fn v1_makes_a_leaf_per_hierarchy_and_writes_limits() {
     let pid = child.pid().to_string();
     assert_eq!(
         tree.writes(),
-        ["memory", "cpu", "cpuacct", "pids"]
+        ["memory", "cpu", "cpuacct", "pids", "devices"]
             .map(|h| w(&format!("{h}/contain-rs-workshop/ws-7/cgroup.procs"), &pid))
     );
     cg.remove().unwrap();
     assert!(child.was_killed());
-    for h in ["memory", "cpu", "cpuacct", "pids"] {
+    for h in ["memory", "cpu", "cpuacct", "pids", "devices"] {
         assert!(
             !tree.exists(&format!("{h}/contain-rs-workshop/ws-7")),
             "{h}"
@@ -661,7 +660,7 @@ fn reset_removes_our_leaves_and_parents_in_every_hierarchy_and_nothing_else() {
 
     let removed = reset_with_mode(tree.root(), Mode::Hybrid).unwrap();
     let mut expected = Vec::new();
-    for h in ["cpu", "cpuacct", "memory", "pids"] {
+    for h in ["cpu", "cpuacct", "memory", "pids", "devices"] {
         let parent = tree.root().join(h).join(PARENT);
         expected.extend([parent.join("ws-1"), parent.join("ws-2"), parent]);
     }
@@ -670,7 +669,7 @@ fn reset_removes_our_leaves_and_parents_in_every_hierarchy_and_nothing_else() {
     expected.sort();
     assert_eq!(got, expected);
     assert!(orphan.was_killed());
-    for h in ["cpu", "cpuacct", "memory", "pids"] {
+    for h in ["cpu", "cpuacct", "memory", "pids", "devices"] {
         assert!(!tree.exists(&format!("{h}/contain-rs-workshop")), "{h}");
     }
     assert!(tree.exists("memory/process_api/abc"));

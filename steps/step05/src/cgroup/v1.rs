@@ -20,8 +20,10 @@ use super::{Backend, CgroupError, PARENT, parse_oom_kill};
 /// The controllers step05 puts the container into: one per flag, plus
 /// `cpuacct` (CPU usage accounting, a separate hierarchy on some hosts,
 /// co-mounted with `cpu` as `cpu,cpuacct` on most). Without their flag they
-/// set no limit but still account, and `memory` reports OOM kills.
-const CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+/// set no limit but still account, and `memory` reports OOM kills. And
+/// `devices`, which sets no limit here: step06 writes the container's device
+/// rules into it (cgroup v2 has no such controller; a BPF program does it).
+const CONTROLLERS: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "devices"];
 
 /// Every controller a v1 hierarchy can carry. Named hierarchies (`systemd`)
 /// and the cgroup2 mount of a hybrid host (`unified`) carry none of them.

@@ -1294,7 +1294,22 @@ pub fn browser_check_at(root: &Path) -> Result<()> {
     let mut failures = Vec::new();
     for page in PAGES {
         let url = format!("http://{server}/{}", page.path);
-        match browser.check_page(&url, page, &artefacts.join(page.screenshot)) {
+        let shot = artefacts.join(page.screenshot);
+        let mut checked = browser.check_page(&url, page, &shot);
+        // Chromium aborts every request with ERR_NETWORK_CHANGED when an
+        // interface comes or goes on the host (a container's veth, say):
+        // that says nothing of the book, so such a page is loaded once more.
+        if checked
+            .as_ref()
+            .is_err_and(|e| format!("{e:#}").contains("ERR_NETWORK_CHANGED"))
+        {
+            eprintln!(
+                "  … {}: the host's network changed during the load; loading it again",
+                page.path
+            );
+            checked = browser.check_page(&url, page, &shot);
+        }
+        match checked {
             Ok(summary) => eprintln!("  ✔ {}: {summary}", page.path),
             Err(err) => {
                 eprintln!("  ✘ {}: {err:#}", page.path);

@@ -1,29 +1,46 @@
-//! Grading: find the checkouts, build each exercise, run its checks, and
+//! Grading: find the checkouts, build them (in parallel, sharing the
+//! class's dependencies: see `build.rs`), run each exercise's checks, and
 //! keep the machine safe while untrusted code runs.
+//!
+//! Builds of several learners run at once (up to `--jobs`); the checks run
+//! one learner at a time, on the main thread, while the next learners
+//! build. Checks stay one at a time because what they clean up after
+//! themselves is machine-wide: leftover processes are killed and mounts
+//! that appeared are detached after each check, which would hit a
+//! neighbour's check if two ran together. The checks take seconds per
+//! learner; the builds are what took hours.
 
-use std::collections::BTreeSet;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid};
 
-use crate::{CheckResult, EXERCISES, Exercise, Learner, Scorecard, Status};
+use crate::build::{BuildUser, Builder, Built, RUNNING_BUILDS, lockfile_hash};
+use crate::progress::Progress;
+use crate::{
+    BuildInfo, CheckResult, Dependencies, EXERCISES, Exercise, Learner, Scorecard, Status,
+};
 
 /// What to grade and how long things may take.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Exercise packages to grade (`ex01`...); empty: all.
     pub only: Vec<String>,
-    /// Where each checkout's target dir goes (`<dir>/<learner>`).
+    /// Where copies, target dirs and the shared dependency build go.
     pub target_base: PathBuf,
+    /// One learner's `cargo build` (all their exercises at once).
     pub build_limit: Duration,
     pub check_limit: Duration,
-    /// Echo progress on stderr.
-    pub progress: bool,
+    /// Learners built at once.
+    pub jobs: usize,
+    /// `--build-user`; None: the grader's own system user.
+    pub build_user: Option<String>,
+    /// Progress on stderr: a bar on a terminal, plain lines otherwise.
+    pub progress: crate::progress::Mode,
 }
 
 /// A checkout is a directory with an `exercises/` and a `Cargo.toml`.
@@ -60,50 +77,308 @@ pub fn find_checkouts(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Grades every checkout.
-pub fn grade_all(checkouts: &[PathBuf], opts: &Options) -> Scorecard {
-    let learners = checkouts.iter().map(|c| grade_learner(c, opts)).collect();
-    Scorecard {
+/// One learner on the way through.
+struct Pending {
+    name: String,
+    checkout: PathBuf,
+    /// Unique among the class: the name, or `name-2`... for a second
+    /// checkout of the same name.
+    key: String,
+    staged: Option<PathBuf>,
+    lockfile: String,
+    /// Why it cannot be built at all (copying or fetching failed).
+    blocked: Option<String>,
+}
+
+/// Grades every checkout: the scorecard, or why grading could not start.
+pub fn grade_all(checkouts: &[PathBuf], opts: &Options) -> anyhow::Result<Scorecard> {
+    let user = BuildUser::resolve(opts.build_user.as_deref())?;
+    let builder = Builder::prepare(&opts.target_base, user)?;
+    let packages: Vec<(&str, u8)> = EXERCISES
+        .into_iter()
+        .filter(|(p, _)| opts.only.is_empty() || opts.only.iter().any(|o| o == p))
+        .collect();
+    let names: Vec<&str> = packages.iter().map(|(p, _)| *p).collect();
+    let progress = Progress::new(opts.progress, checkouts.len());
+
+    // Copy every checkout where the build user can read it.
+    let mut keys = BTreeSet::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    for checkout in checkouts {
+        let name = checkout
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "checkout".to_owned());
+        let mut key = name.clone();
+        for n in 2.. {
+            if keys.insert(key.clone()) {
+                break;
+            }
+            key = format!("{name}-{n}");
+        }
+        progress.status(format!("copying {name}"));
+        let (staged, blocked) = match builder.stage(checkout, &key) {
+            Ok(dir) => (Some(dir), None),
+            Err(e) => (None, Some(format!("cannot copy the checkout: {e:#}"))),
+        };
+        let lockfile = lockfile_hash(staged.as_deref().unwrap_or(checkout));
+        pending.push(Pending {
+            name,
+            checkout: checkout.clone(),
+            key,
+            staged,
+            lockfile,
+            blocked,
+        });
+    }
+
+    // The class's lockfile is the one most checkouts have.
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &pending {
+        *counts.entry(&p.lockfile).or_default() += 1;
+    }
+    let class_lockfile = pending
+        .iter()
+        .map(|p| p.lockfile.as_str())
+        .max_by_key(|l| (counts[l], std::cmp::Reverse(*l)))
+        .unwrap_or("none")
+        .to_owned();
+    drop(counts);
+
+    // Fetch once per distinct lockfile, as root (no crate's code runs).
+    let mut fetched: BTreeMap<String, Result<(), String>> = BTreeMap::new();
+    for p in &mut pending {
+        let Some(staged) = p.staged.clone() else {
+            continue;
+        };
+        if !fetched.contains_key(&p.lockfile) {
+            progress.status(format!("fetching the crates of {}'s Cargo.lock", p.name));
+            fetched.insert(p.lockfile.clone(), builder.fetch(&staged, opts.build_limit));
+        }
+        if let Err(why) = &fetched[&p.lockfile] {
+            p.blocked = Some(why.clone());
+        }
+    }
+
+    // The first learner with the class's lockfile builds alone (all cores
+    // on the dependencies) unless the cache already holds that lockfile's
+    // build; the others are built in parallel after it.
+    let buildable: Vec<usize> = (0..pending.len())
+        .filter(|&i| pending[i].blocked.is_none())
+        .collect();
+    let need_leader = builder.cache_lockfile().as_deref() != Some(class_lockfile.as_str());
+    let limit = opts.build_limit;
+    let (tx, rx) = mpsc::channel::<(usize, Built)>();
+    let mut learners: Vec<Option<Learner>> = vec![None; pending.len()];
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let (pending, builder, progress, names, class_lockfile) =
+            (&pending, &builder, &progress, &names, &class_lockfile);
+        let build = move |i: usize| {
+            let p = &pending[i];
+            let how = if p.lockfile == *class_lockfile {
+                "shared dependencies"
+            } else {
+                "its own Cargo.lock: dependencies apart"
+            };
+            progress.status(format!("building {} ({how})", p.name));
+            let staged = p.staged.as_deref().expect("buildable learners are staged");
+            let built = builder.build(staged, &p.key, names, limit);
+            progress.line(format!(
+                "{}: built in {:.1} s ({} crates compiled, {} reused)",
+                p.name, built.seconds, built.compiled, built.fresh
+            ));
+            built
+        };
+        scope.spawn(move || {
+            let mut rest: Vec<usize> = buildable.clone();
+            if need_leader {
+                for &i in &buildable {
+                    if pending[i].lockfile != *class_lockfile {
+                        continue;
+                    }
+                    let built = build(i);
+                    let harvested = built.compiled + built.fresh > 0;
+                    if harvested {
+                        progress.status("keeping the class's dependency build".to_owned());
+                        if let Err(e) =
+                            builder.harvest(&pending[i].key, &built.path_packages, class_lockfile)
+                        {
+                            progress.line(format!(
+                                "warning: the dependency build is not shared: {e:#}"
+                            ));
+                        }
+                    }
+                    rest.retain(|&r| r != i);
+                    let _ = tx.send((i, built));
+                    if harvested {
+                        break;
+                    }
+                }
+            }
+            let next = AtomicUsize::new(0);
+            std::thread::scope(|pool| {
+                for _ in 0..opts.jobs.max(1) {
+                    let (tx, rest, next) = (tx.clone(), &rest, &next);
+                    pool.spawn(move || {
+                        loop {
+                            let n = next.fetch_add(1, Ordering::SeqCst);
+                            let Some(&i) = rest.get(n) else { break };
+                            let _ = tx.send((i, build(i)));
+                        }
+                    });
+                }
+            });
+            drop(tx);
+        });
+
+        // The checks, one learner at a time, as builds finish.
+        for (i, p) in pending.iter().enumerate() {
+            if let Some(why) = &p.blocked {
+                learners[i] = Some(not_built(
+                    p,
+                    why,
+                    class_lockfile,
+                    builder.user.name.as_str(),
+                    &packages,
+                ));
+                progress.learner_done(summary(learners[i].as_ref().expect("just set")));
+            }
+        }
+        for (i, built) in rx.iter() {
+            let learner = check_learner(
+                &pending[i],
+                built,
+                &packages,
+                class_lockfile,
+                builder,
+                opts,
+                progress,
+            );
+            progress.learner_done(summary(&learner));
+            learners[i] = Some(learner);
+        }
+    });
+    progress.finish(started.elapsed());
+    Ok(Scorecard {
         format_version: crate::FORMAT_VERSION,
-        learners,
+        learners: learners.into_iter().flatten().collect(),
+    })
+}
+
+/// `ada: ex01 passed 9/9, ex02 did not build`.
+fn summary(l: &Learner) -> String {
+    let cells: Vec<String> = l
+        .exercises
+        .iter()
+        .map(|e| match e.status {
+            Status::DidNotBuild => format!("{} did not build", e.exercise),
+            s => format!(
+                "{} {} {}/{}",
+                e.exercise,
+                s.word(),
+                e.checks_passed,
+                e.checks_total
+            ),
+        })
+        .collect();
+    format!("{}: {}", l.name, cells.join(", "))
+}
+
+fn build_info(p: &Pending, class_lockfile: &str, user: &str, built: Option<&Built>) -> BuildInfo {
+    BuildInfo {
+        user: user.to_owned(),
+        lockfile: p.lockfile.clone(),
+        dependencies: if p.lockfile == class_lockfile {
+            Dependencies::Shared
+        } else {
+            Dependencies::Apart
+        },
+        seconds: built.map_or(0.0, |b| b.seconds),
+        crates_compiled: built.map_or(0, |b| b.compiled),
+        crates_reused: built.map_or(0, |b| b.fresh),
     }
 }
 
-fn grade_learner(checkout: &Path, opts: &Options) -> Learner {
-    let name = checkout
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| checkout.display().to_string());
-    let target = opts.target_base.join(&name);
-    let mut exercises = Vec::new();
-    for (package, chapter) in EXERCISES {
-        if !opts.only.is_empty() && !opts.only.iter().any(|o| o == package) {
-            continue;
-        }
-        if opts.progress {
-            eprintln!("grader: {name} {package}: building");
-        }
-        exercises.push(grade_exercise(checkout, &target, package, chapter, opts));
-    }
+/// A learner whose checkout could not even be built: every exercise did
+/// not build, for that reason.
+fn not_built(
+    p: &Pending,
+    why: &str,
+    class_lockfile: &str,
+    user: &str,
+    packages: &[(&str, u8)],
+) -> Learner {
     Learner {
-        name,
-        path: checkout.display().to_string(),
+        name: p.name.clone(),
+        path: p.checkout.display().to_string(),
+        build: build_info(p, class_lockfile, user, None),
+        exercises: packages
+            .iter()
+            .map(|(package, chapter)| Exercise {
+                exercise: (*package).to_owned(),
+                chapter: *chapter,
+                status: Status::DidNotBuild,
+                checks_passed: 0,
+                checks_total: 0,
+                first_failure: Some(why.to_owned()),
+                build_log: Some(why.to_owned()),
+                checks: Vec::new(),
+                seconds: 0.0,
+            })
+            .collect(),
+    }
+}
+
+fn check_learner(
+    p: &Pending,
+    built: Built,
+    packages: &[(&str, u8)],
+    class_lockfile: &str,
+    builder: &Builder,
+    opts: &Options,
+    progress: &Progress,
+) -> Learner {
+    let exercises = packages
+        .iter()
+        .map(|&(package, chapter)| {
+            if let Some(bin) = built.bins.get(package) {
+                progress.status(format!("checking {} {package}", p.name));
+                return check_exercise(bin, package, chapter, opts);
+            }
+            let (why, log) = built
+                .failures
+                .get(package)
+                .cloned()
+                .unwrap_or_else(|| ("the build made no binary".to_owned(), String::new()));
+            Exercise {
+                exercise: package.to_owned(),
+                chapter,
+                status: Status::DidNotBuild,
+                checks_passed: 0,
+                checks_total: 0,
+                first_failure: Some(why),
+                build_log: Some(log),
+                checks: Vec::new(),
+                seconds: 0.0,
+            }
+        })
+        .collect();
+    Learner {
+        name: p.name.clone(),
+        path: p.checkout.display().to_string(),
+        build: build_info(p, class_lockfile, &builder.user.name, Some(&built)),
         exercises,
     }
 }
 
-fn grade_exercise(
-    checkout: &Path,
-    target: &Path,
-    package: &str,
-    chapter: u8,
-    opts: &Options,
-) -> Exercise {
+/// Runs the checks of chapters 1 to `chapter` against a built exercise.
+fn check_exercise(bin: &Path, package: &str, chapter: u8, opts: &Options) -> Exercise {
     let started = Instant::now();
     let mut result = Exercise {
         exercise: package.to_owned(),
         chapter,
-        status: Status::DidNotBuild,
+        status: Status::Failed,
         checks_passed: 0,
         checks_total: 0,
         first_failure: None,
@@ -111,23 +386,11 @@ fn grade_exercise(
         checks: Vec::new(),
         seconds: 0.0,
     };
-    let bin = match build(checkout, target, package, opts.build_limit) {
-        Ok(bin) => bin,
-        Err((why, log)) => {
-            result.first_failure = Some(why);
-            result.build_log = Some(log);
-            result.seconds = started.elapsed().as_secs_f64();
-            return result;
-        }
-    };
     let checks = testkit::checks::for_step(chapter);
     result.checks_total = checks.len();
-    let target = testkit::Target::new(&bin, chapter);
+    let target = testkit::Target::new(bin, chapter);
     let mounts_before = testkit::host::mounts();
     for check in checks {
-        if opts.progress {
-            eprintln!("grader:   {}", check.name);
-        }
         let t0 = Instant::now();
         let outcome = match &target {
             Ok(t) => run_check(check.run, t, opts.check_limit),
@@ -136,7 +399,7 @@ fn grade_exercise(
         kill_leftovers();
         let (passed, message) = match outcome {
             Ok(()) => (true, None),
-            Err(why) => (false, Some(why)),
+            Err(why) => (false, Some(crate::report::without_backtrace(&why))),
         };
         if !passed && result.first_failure.is_none() {
             result.first_failure = Some(format!(
@@ -179,99 +442,34 @@ fn grade_exercise(
     result
 }
 
-/// `cargo build -p <package>` in the checkout, into its own target dir,
-/// within `limit`. The binary, or (the first error line, the log's tail).
-fn build(
-    checkout: &Path,
-    target: &Path,
-    package: &str,
-    limit: Duration,
-) -> Result<PathBuf, (String, String)> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args([
-        "build", "--quiet", "--color", "never", "-p", package, "--bin", package,
-    ])
-    .current_dir(checkout)
-    .env("CARGO_TARGET_DIR", target)
-    .env_remove("RUSTFLAGS")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    // Its own process group, so that a timeout kills rustc and build
-    // scripts too.
-    .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| (format!("cannot run cargo: {e}"), String::new()))?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let mut stdout = child.stdout.take().expect("piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let log = reader.join().unwrap_or_default();
-    let _ = out_reader.join();
-    let tail = tail(&log, 40);
-    match status {
-        None => Err((
-            format!("the build did not finish within {} s", limit.as_secs()),
-            tail,
-        )),
-        Some(s) if !s.success() => {
-            let first = log
-                .lines()
-                .find(|l| l.starts_with("error"))
-                .unwrap_or("cargo build failed")
-                .to_owned();
-            Err((first, tail))
-        }
-        Some(_) => {
-            let bin = target.join("debug").join(package);
-            if bin.is_file() {
-                Ok(bin)
-            } else {
-                Err((format!("the build made no binary at {bin:?}"), tail))
-            }
-        }
-    }
-}
-
-fn tail(log: &str, lines: usize) -> String {
-    let all: Vec<&str> = log.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
+/// The name of the threads checks run on: the grader's panic hook keeps
+/// quiet for them (their panic message goes into the scorecard instead).
+pub const CHECK_THREAD: &str = "grader-check";
 
 /// Runs one check on a thread; a check that does not return within `limit`
-/// fails (its thread is left behind, its processes killed).
+/// fails (its thread is left behind, its processes killed). A check that
+/// panics fails with its panic message.
 fn run_check(
     check: fn(&testkit::Target) -> Result<(), String>,
     target: &testkit::Target,
     limit: Duration,
 ) -> Result<(), String> {
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = mpsc::channel();
     let target = target.clone();
-    std::thread::spawn(move || {
-        let result = std::panic::catch_unwind(|| check(&target))
-            .unwrap_or_else(|_| Err("the check itself panicked".into()));
-        let _ = tx.send(result);
-    });
+    let spawned = std::thread::Builder::new()
+        .name(CHECK_THREAD.to_owned())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(|| check(&target)).unwrap_or_else(|payload| {
+                Err(format!(
+                    "the check itself panicked: {}",
+                    panic_message(payload.as_ref())
+                ))
+            });
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Err(format!("cannot start the check's thread: {e}"));
+    }
     rx.recv_timeout(limit).unwrap_or_else(|_| {
         Err(format!(
             "did not finish within {} s (the grader killed it)",
@@ -280,17 +478,37 @@ fn run_check(
     })
 }
 
-/// SIGKILLs every process below the grader: whatever a check's run left.
+/// The text a panic was raised with (`panic!("...")`, `assert!` and
+/// `todo!` messages).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}
+
+/// SIGKILLs every process below the grader, whatever a check's run left,
+/// except the learners' builds running alongside (and what they started).
 pub fn kill_leftovers() {
-    fn descendants(pid: u32, into: &mut Vec<u32>) {
+    fn descendants(pid: u32, spare: &BTreeSet<u32>, into: &mut Vec<u32>) {
         for child in testkit::host::children_of(pid) {
+            if spare.contains(&child) {
+                continue;
+            }
             into.push(child);
-            descendants(child, into);
+            descendants(child, spare, into);
         }
     }
     for _ in 0..3 {
+        let spare = RUNNING_BUILDS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut all = Vec::new();
-        descendants(getpid().as_raw() as u32, &mut all);
+        descendants(getpid().as_raw() as u32, &spare, &mut all);
         if all.is_empty() {
             return;
         }

@@ -165,8 +165,11 @@ pub struct Built {
     /// Units cargo compiled, and units it found fresh.
     pub compiled: usize,
     pub fresh: usize,
-    /// The learner's own (path) packages, by name: never cached.
+    /// The learner's own (path) packages, by name: never cached as
+    /// registry artifacts.
     pub path_packages: BTreeSet<String>,
+    /// Their libraries (candidates for the support cache).
+    pub libs: Vec<PathLib>,
 }
 
 impl Builder {
@@ -287,7 +290,7 @@ impl Builder {
             }
         };
         let target = self.base.join("target").join(key);
-        if let Err(e) = self.prepare_target(&target) {
+        if let Err(e) = self.prepare_target(&target, staged) {
             fail_all(
                 &mut built,
                 format!("cannot prepare the target directory: {e:#}"),
@@ -339,6 +342,7 @@ impl Builder {
         built.compiled = messages.compiled;
         built.fresh = messages.fresh;
         built.path_packages = messages.path_packages.clone();
+        built.libs = messages.libs.clone();
         let cargo_tail = tail(&stderr, 40);
         for p in packages {
             if let Some(exe) = messages.bins.get(*p) {
@@ -381,7 +385,7 @@ impl Builder {
 
     /// A new target directory is seeded from the cache; an existing one
     /// (re-grading with a kept `--target-dir`) is used as it is.
-    fn prepare_target(&self, target: &Path) -> anyhow::Result<()> {
+    fn prepare_target(&self, target: &Path, staged: &Path) -> anyhow::Result<()> {
         if target.exists() {
             return Ok(());
         }
@@ -394,6 +398,8 @@ impl Builder {
         if cache.is_dir() {
             seed_tree(&cache, &fresh.join("debug"), self.user.uid, self.user.gid)
                 .context("seeding from the class's dependency build")?;
+            self.seed_support(staged, &fresh.join("debug"))
+                .context("seeding the workshop's own crates")?;
         }
         chown(&fresh, Some(self.user.uid), Some(self.user.gid))?;
         std::fs::rename(&fresh, target)?;
@@ -461,6 +467,149 @@ impl Builder {
         std::fs::write(self.cache().join("lockfile"), lockfile)?;
         Ok(())
     }
+}
+
+impl Builder {
+    /// Keeps the leader's build of the workshop's own library crates
+    /// (`workshop`, `step01`..`step06`, `rootfs-fetcher`; never the graded
+    /// exercises) with a digest of every file that went into each: the
+    /// sources its dep-info lists, its Cargo.toml, and the workspace's
+    /// Cargo.toml, Cargo.lock and .cargo/config.toml. A learner gets a copy
+    /// only where all of those are byte for byte the same in their checkout;
+    /// cargo's own fingerprints still decide what is fresh.
+    pub fn harvest_support(
+        &self,
+        key: &str,
+        staged: &Path,
+        libs: &[PathLib],
+        graded: &[&str],
+    ) -> anyhow::Result<()> {
+        let from = self.base.join("target").join(key).join("debug");
+        let to = self.cache().join("support");
+        let mut index = Vec::new();
+        for lib in libs {
+            if graded.contains(&lib.package.as_str()) {
+                continue;
+            }
+            let unit = format!("{}-{}", lib.krate, lib.hash);
+            let Ok(dep_info) = std::fs::read_to_string(from.join("deps").join(format!("{unit}.d")))
+            else {
+                continue;
+            };
+            let Some(files) = support_files(&dep_info, staged, &lib.dir) else {
+                continue;
+            };
+            let fingerprint = format!("{}-{}", lib.package, lib.hash);
+            let mut copied = vec![format!(".fingerprint/{fingerprint}")];
+            for name in [
+                format!("lib{unit}.rlib"),
+                format!("lib{unit}.rmeta"),
+                format!("{unit}.d"),
+            ] {
+                if from.join("deps").join(&name).is_file() {
+                    copied.push(format!("deps/{name}"));
+                }
+            }
+            for rel in &copied {
+                let dst = to.join(rel);
+                if let Some(parent) = dst.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                if !dst.exists() {
+                    copy_tree(&from.join(rel), &dst, &|_| false)?;
+                }
+            }
+            index.push(serde_json::json!({
+                "unit": unit,
+                "files": files,
+                "digest": digest(staged, &files),
+                "copy": copied,
+            }));
+        }
+        std::fs::create_dir_all(&to)?;
+        std::fs::write(to.join("index.json"), serde_json::to_string_pretty(&index)?)?;
+        chown_tree(&self.cache(), 0, 0)?;
+        Ok(())
+    }
+
+    /// Copies into a new target dir the support crates whose inputs are
+    /// the same in this learner's checkout as in the leader's (copies the
+    /// build user owns: cargo rebuilds them in place when a dependency
+    /// changed).
+    fn seed_support(&self, staged: &Path, debug: &Path) -> anyhow::Result<()> {
+        let from = self.cache().join("support");
+        let Ok(index) = std::fs::read_to_string(from.join("index.json")) else {
+            return Ok(());
+        };
+        let index: Vec<serde_json::Value> = serde_json::from_str(&index)?;
+        for unit in index {
+            let files: Vec<String> = serde_json::from_value(unit["files"].clone())?;
+            if unit["digest"].as_str() != Some(digest(staged, &files).as_str()) {
+                continue;
+            }
+            let copy: Vec<String> = serde_json::from_value(unit["copy"].clone())?;
+            for rel in copy {
+                let dst = debug.join(&rel);
+                if let Some(parent) = dst.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                copy_tree(&from.join(&rel), &dst, &|_| false)?;
+                chown_tree(&dst, self.user.uid, self.user.gid)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The files, relative to the checkout, that went into a support crate:
+/// its dep-info's sources, its Cargo.toml, and the workspace-wide ones.
+/// None when one of them lies outside the checkout (or the dep-info is not
+/// understood): such a crate is not shared.
+fn support_files(dep_info: &str, staged: &Path, dir: &Path) -> Option<Vec<String>> {
+    let line = dep_info.lines().find(|l| l.contains(": "))?;
+    let (_, sources) = line.split_once(": ")?;
+    if sources.contains('\\') {
+        return None;
+    }
+    let mut files = BTreeSet::new();
+    for source in sources.split_whitespace() {
+        let path = Path::new(source);
+        let rel = if path.is_absolute() {
+            path.strip_prefix(staged).ok()?.to_owned()
+        } else {
+            path.to_owned()
+        };
+        files.insert(rel.to_str()?.to_owned());
+    }
+    let manifest = dir.strip_prefix(staged).ok()?.join("Cargo.toml");
+    files.insert(manifest.to_str()?.to_owned());
+    for global in [
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        ".cargo/config",
+    ] {
+        files.insert(global.to_owned());
+    }
+    Some(files.into_iter().collect())
+}
+
+/// SHA-256 over each file's name and contents (or that it is missing).
+fn digest(root: &Path, files: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    for f in files {
+        hasher.update(f.as_bytes());
+        hasher.update([0]);
+        match std::fs::read(root.join(f)) {
+            Ok(bytes) => {
+                hasher.update((bytes.len() as u64).to_le_bytes());
+                hasher.update(&bytes);
+            }
+            Err(_) => hasher.update(b"missing"),
+        }
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// `name-0123abcd` -> `name`.
@@ -729,6 +878,18 @@ struct Messages {
     compiled: usize,
     fresh: usize,
     path_packages: BTreeSet<String>,
+    /// The libraries of the checkout's own packages.
+    libs: Vec<PathLib>,
+}
+
+/// A library of a path package as cargo built it: `deps/lib<krate>-<hash>.rlib`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathLib {
+    pub package: String,
+    pub krate: String,
+    pub hash: String,
+    /// The package's directory.
+    pub dir: PathBuf,
 }
 
 fn parse_messages(stdout: &str) -> Messages {
@@ -759,6 +920,9 @@ fn parse_messages(stdout: &str) -> Messages {
                 ) {
                     m.bins.insert(name.to_owned(), PathBuf::from(exe));
                 }
+                if let Some(lib) = path_lib(&v, package_id, &package) {
+                    m.libs.push(lib);
+                }
             }
             Some("compiler-message") if v["message"]["level"] == "error" => {
                 let rendered = v["message"]["rendered"]
@@ -779,6 +943,30 @@ fn parse_messages(stdout: &str) -> Messages {
         }
     }
     m
+}
+
+/// A compiler-artifact of a path package's library, as a [`PathLib`].
+fn path_lib(v: &serde_json::Value, package_id: &str, package: &str) -> Option<PathLib> {
+    let is_lib = v["target"]["kind"]
+        .as_array()
+        .is_some_and(|k| k.iter().any(|k| k == "lib"));
+    if !is_lib {
+        return None;
+    }
+    let dir = package_id.strip_prefix("path+file://")?.split('#').next()?;
+    let rlib = v["filenames"]
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.as_str())
+        .find(|f| f.ends_with(".rlib"))?;
+    let stem = Path::new(rlib).file_stem()?.to_str()?;
+    let (krate, hash) = stem.strip_prefix("lib")?.rsplit_once('-')?;
+    Some(PathLib {
+        package: package.to_owned(),
+        krate: krate.to_owned(),
+        hash: hash.to_owned(),
+        dir: PathBuf::from(dir),
+    })
 }
 
 /// `path+file:///c/exercises/ex01-uts#ex01@0.1.0` -> `ex01`;
@@ -827,6 +1015,34 @@ mod tests {
         assert_eq!(strip_hash("libc-0a1b2c"), "libc");
         assert_eq!(strip_hash("serde_derive"), "serde_derive");
         assert_eq!(strip_hash("build-script-build"), "build-script-build");
+    }
+
+    #[test]
+    fn messages_name_the_checkouts_libraries() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///b/src/ada/steps/workshop#0.1.0","manifest_path":"/b/src/ada/steps/workshop/Cargo.toml","target":{"kind":["lib"],"crate_types":["lib"],"name":"workshop","src_path":"/b/src/ada/steps/workshop/src/lib.rs","edition":"2024","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"1","debuginfo":2,"debug_assertions":true,"overflow_checks":true,"test":false},"features":[],"filenames":["/b/target/ada/debug/deps/libworkshop-a3992b6e53696680.rlib","/b/target/ada/debug/deps/libworkshop-a3992b6e53696680.rmeta"],"executable":null,"fresh":true}"#;
+        let m = parse_messages(line);
+        assert_eq!(
+            m.libs,
+            [PathLib {
+                package: "workshop".into(),
+                krate: "workshop".into(),
+                hash: "a3992b6e53696680".into(),
+                dir: PathBuf::from("/b/src/ada/steps/workshop"),
+            }]
+        );
+        let dep_info = "/b/target/ada/debug/deps/workshop-a3992b6e53696680.d: \
+                        steps/workshop/src/lib.rs steps/workshop/src/cli.rs\n\n\
+                        steps/workshop/src/lib.rs:\n";
+        let files = support_files(dep_info, Path::new("/b/src/ada"), &m.libs[0].dir).unwrap();
+        assert!(
+            files.contains(&"steps/workshop/Cargo.toml".to_owned()),
+            "{files:?}"
+        );
+        assert!(
+            files.contains(&"steps/workshop/src/cli.rs".to_owned()),
+            "{files:?}"
+        );
+        assert!(files.contains(&"Cargo.lock".to_owned()), "{files:?}");
     }
 
     #[test]

@@ -208,6 +208,14 @@ pub fn grade_all(checkouts: &[PathBuf], opts: &Options) -> anyhow::Result<Scorec
                                 "warning: the dependency build is not shared: {e:#}"
                             ));
                         }
+                        let staged = pending[i].staged.as_deref().expect("built, so staged");
+                        if let Err(e) =
+                            builder.harvest_support(&pending[i].key, staged, &built.libs, names)
+                        {
+                            progress.line(format!(
+                                "warning: the workshop's crates are not shared: {e:#}"
+                            ));
+                        }
                     }
                     rest.retain(|&r| r != i);
                     let _ = tx.send((i, built));

@@ -132,6 +132,42 @@ fn create_system_user(name: &str) -> anyhow::Result<()> {
 /// spares them (they run while another learner's checks clean up).
 pub static RUNNING_BUILDS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
+/// SIGKILLs every process of `uid`: what a build script left running
+/// after its build (a daemon escapes its process group). Only for the
+/// grader's own build user, which nothing else runs as, and only once no
+/// build is running.
+pub fn kill_processes_of(uid: u32) {
+    for _ in 0..3 {
+        let mut found = false;
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in procs.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let owner = std::fs::read_to_string(entry.path().join("status"))
+                .ok()
+                .and_then(|status| {
+                    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+                    line.split_whitespace().nth(1)?.parse::<u32>().ok()
+                });
+            if owner == Some(uid) {
+                found = true;
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Where everything of a grading run lives, under the base directory:
 ///
 /// ```text
@@ -816,7 +852,7 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {
 /// Runs `cmd` in a process group of its own, collecting stdout and stderr,
 /// killing the group at `limit`. `Ok((None, ..))`: it ran out of time.
 /// While it runs, its pid is in `registry` (if given).
-fn run_limited(
+pub(crate) fn run_limited(
     mut cmd: Command,
     limit: Duration,
     registry: Option<&Mutex<BTreeSet<u32>>>,

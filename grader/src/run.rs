@@ -2,16 +2,19 @@
 //! class's dependencies: see `build.rs`), run each exercise's checks, and
 //! keep the machine safe while untrusted code runs.
 //!
-//! Builds of several learners run at once (up to `--jobs`); the checks run
-//! one learner at a time, on the main thread, while the next learners
-//! build. Checks stay one at a time because what they clean up after
-//! themselves is machine-wide: leftover processes are killed and mounts
-//! that appeared are detached after each check, which would hit a
-//! neighbour's check if two ran together. The checks take seconds per
-//! learner; the builds are what took hours.
+//! Builds of several learners run at once (up to `--jobs`), and so do the
+//! checks of several learners (up to `--jobs`), while the next learners
+//! build. Each learner's checks run in a worker process of their own (the
+//! grader again, `--internal-check-worker`) in a private mount namespace:
+//! the clean-up after each check (kill every process below the worker,
+//! detach every mount that appeared) then only ever sees that learner's
+//! processes and mounts, as it saw the whole machine's when checks ran one
+//! at a time. The checks of one learner still run one after another, each
+//! with its time limit, like `cargo test` runs them side by side.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -160,6 +163,11 @@ pub fn grade_all(checkouts: &[PathBuf], opts: &Options) -> anyhow::Result<Scorec
         }
     }
 
+    // The checks' busybox rootfs, made once before workers use it.
+    if let Err(e) = testkit::rootfs::busybox_rootfs() {
+        progress.line(format!("warning: no test rootfs: {e:#}"));
+    }
+
     // The first learner with the class's lockfile builds alone (all cores
     // on the dependencies) unless the cache already holds that lockfile's
     // build; the others are built in parallel after it.
@@ -240,33 +248,59 @@ pub fn grade_all(checkouts: &[PathBuf], opts: &Options) -> anyhow::Result<Scorec
             drop(tx);
         });
 
-        // The checks, one learner at a time, as builds finish.
+        // The checks, several learners at a time, as builds finish.
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Learner)>();
         for (i, p) in pending.iter().enumerate() {
             if let Some(why) = &p.blocked {
-                learners[i] = Some(not_built(
+                let learner = not_built(
                     p,
                     why,
                     class_lockfile,
                     builder.user.name.as_str(),
                     &packages,
-                ));
-                progress.learner_done(summary(learners[i].as_ref().expect("just set")));
+                );
+                progress.learner_done(summary(&learner));
+                learners[i] = Some(learner);
             }
         }
-        for (i, built) in rx.iter() {
-            let learner = check_learner(
-                &pending[i],
-                built,
-                &packages,
-                class_lockfile,
-                builder,
-                opts,
-                progress,
-            );
+        let mut running = 0;
+        let mut finish = |(j, learner): (usize, Learner)| {
             progress.learner_done(summary(&learner));
-            learners[i] = Some(learner);
+            learners[j] = Some(learner);
+        };
+        for (i, built) in rx.iter() {
+            while running >= opts.jobs.max(1) {
+                if let Ok(done) = done_rx.recv() {
+                    finish(done);
+                }
+                running -= 1;
+            }
+            running += 1;
+            let (done_tx, packages) = (done_tx.clone(), &packages);
+            scope.spawn(move || {
+                let learner = check_learner(
+                    &pending[i],
+                    built,
+                    packages,
+                    class_lockfile,
+                    builder,
+                    opts,
+                    progress,
+                );
+                let _ = done_tx.send((i, learner));
+            });
+        }
+        while running > 0 {
+            if let Ok(done) = done_rx.recv() {
+                finish(done);
+            }
+            running -= 1;
         }
     });
+    if opts.build_user.is_none() {
+        // The grader's own build user: nothing of it may outlive the builds.
+        crate::build::kill_processes_of(builder.user.uid);
+    }
     progress.finish(started.elapsed());
     Ok(Scorecard {
         format_version: crate::FORMAT_VERSION,
@@ -347,18 +381,51 @@ fn check_learner(
     opts: &Options,
     progress: &Progress,
 ) -> Learner {
+    let to_check: Vec<(String, u8, PathBuf)> = packages
+        .iter()
+        .filter_map(|&(package, chapter)| {
+            let bin = built.bins.get(package)?;
+            Some((package.to_owned(), chapter, bin.clone()))
+        })
+        .collect();
+    let mut checked = if to_check.is_empty() {
+        BTreeMap::new()
+    } else {
+        progress.status(format!("checking {}", p.name));
+        check_in_worker(&p.key, &to_check, builder.base(), opts)
+    };
     let exercises = packages
         .iter()
         .map(|&(package, chapter)| {
-            if let Some(bin) = built.bins.get(package) {
-                progress.status(format!("checking {} {package}", p.name));
-                return check_exercise(bin, package, chapter, opts);
+            if let Some(done) = checked.remove(package) {
+                return done;
             }
-            let (why, log) = built
-                .failures
-                .get(package)
-                .cloned()
-                .unwrap_or_else(|| ("the build made no binary".to_owned(), String::new()));
+            let (why, log) = match built.failures.get(package) {
+                Some(failure) => failure.clone(),
+                None if built.bins.contains_key(package) => (
+                    "the grader's check worker gave no result".to_owned(),
+                    String::new(),
+                ),
+                None => ("the build made no binary".to_owned(), String::new()),
+            };
+            if built.bins.contains_key(package) {
+                return Exercise {
+                    exercise: package.to_owned(),
+                    chapter,
+                    status: Status::Failed,
+                    checks_passed: 0,
+                    checks_total: 1,
+                    first_failure: Some(format!("grader::checks_ran: {why}")),
+                    build_log: None,
+                    checks: vec![CheckResult {
+                        name: "grader::checks_ran".into(),
+                        passed: false,
+                        message: Some(why),
+                        seconds: 0.0,
+                    }],
+                    seconds: 0.0,
+                };
+            }
             Exercise {
                 exercise: package.to_owned(),
                 chapter,
@@ -380,8 +447,117 @@ fn check_learner(
     }
 }
 
+/// What a check worker is asked to do.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct WorkerSpec {
+    /// (package, chapter, binary).
+    pub exercises: Vec<(String, u8, PathBuf)>,
+    pub check_limit_secs: u64,
+    /// Where the worker writes its `Vec<Exercise>` as JSON.
+    pub out: PathBuf,
+}
+
+/// Runs one learner's checks in a worker process (see the module's doc);
+/// the exercises it checked, by package.
+fn check_in_worker(
+    key: &str,
+    exercises: &[(String, u8, PathBuf)],
+    base: &Path,
+    opts: &Options,
+) -> BTreeMap<String, Exercise> {
+    let dir = base.join("checks");
+    let _ = std::fs::create_dir_all(&dir);
+    let spec = WorkerSpec {
+        exercises: exercises.to_vec(),
+        check_limit_secs: opts.check_limit.as_secs(),
+        out: dir.join(format!("{key}.json")),
+    };
+    let _ = std::fs::remove_file(&spec.out);
+    let checks: usize = exercises
+        .iter()
+        .map(|(_, chapter, _)| testkit::checks::for_step(*chapter).len())
+        .sum();
+    // Every check may take its whole limit; a worker past all of them hangs.
+    let limit = opts.check_limit * (checks as u32 + 1);
+    let Ok(exe) = std::env::current_exe() else {
+        return BTreeMap::new();
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("--internal-check-worker")
+        .arg(serde_json::to_string(&spec).expect("a spec serializes"));
+    let failure = match crate::build::run_limited(cmd, limit, None) {
+        Ok((Some(status), _, _)) if status.success() => None,
+        Ok((Some(status), _, stderr)) => Some(format!(
+            "the check worker failed ({status}): {}",
+            stderr.lines().last().unwrap_or("")
+        )),
+        Ok((None, _, _)) => Some(format!(
+            "the checks did not finish within {} s",
+            limit.as_secs()
+        )),
+        Err(e) => Some(format!("cannot start the check worker: {e}")),
+    };
+    let done: Vec<Exercise> = std::fs::read_to_string(&spec.out)
+        .ok()
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    if let (Some(why), true) = (failure, done.len() < exercises.len()) {
+        return exercises
+            .iter()
+            .map(|(package, chapter, _)| {
+                let e = done.iter().find(|e| e.exercise == *package).cloned();
+                let e = e.unwrap_or_else(|| Exercise {
+                    exercise: package.clone(),
+                    chapter: *chapter,
+                    status: Status::Failed,
+                    checks_passed: 0,
+                    checks_total: 1,
+                    first_failure: Some(format!("grader::checks_ran: {why}")),
+                    build_log: None,
+                    checks: vec![CheckResult {
+                        name: "grader::checks_ran".into(),
+                        passed: false,
+                        message: Some(why.clone()),
+                        seconds: 0.0,
+                    }],
+                    seconds: 0.0,
+                });
+                (package.clone(), e)
+            })
+            .collect();
+    }
+    done.into_iter().map(|e| (e.exercise.clone(), e)).collect()
+}
+
+/// The worker: a private mount namespace (mounts a learner's runtime
+/// leaves stay in it, and vanish with it), then each exercise's checks;
+/// writes the results to `spec.out`.
+pub fn check_worker(spec: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use nix::mount::{MsFlags, mount};
+    let spec: WorkerSpec = serde_json::from_str(spec).context("the worker's spec")?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("mount(\"/\", MS_REC | MS_PRIVATE)")?;
+    let limit = Duration::from_secs(spec.check_limit_secs);
+    let mut done = Vec::new();
+    for (package, chapter, bin) in &spec.exercises {
+        done.push(check_exercise(bin, package, *chapter, limit));
+        // Partial results survive a worker killed later.
+        std::fs::write(&spec.out, serde_json::to_string(&done)?)?;
+    }
+    kill_leftovers();
+    Ok(())
+}
+
 /// Runs the checks of chapters 1 to `chapter` against a built exercise.
-fn check_exercise(bin: &Path, package: &str, chapter: u8, opts: &Options) -> Exercise {
+fn check_exercise(bin: &Path, package: &str, chapter: u8, check_limit: Duration) -> Exercise {
     let started = Instant::now();
     let mut result = Exercise {
         exercise: package.to_owned(),
@@ -401,7 +577,7 @@ fn check_exercise(bin: &Path, package: &str, chapter: u8, opts: &Options) -> Exe
     for check in checks {
         let t0 = Instant::now();
         let outcome = match &target {
-            Ok(t) => run_check(check.run, t, opts.check_limit),
+            Ok(t) => run_check(check.run, t, check_limit),
             Err(e) => Err(format!("cannot prepare the test rootfs: {e:#}")),
         };
         kill_leftovers();

@@ -363,3 +363,45 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
         );
     }
 }
+
+/// Bad input: one line naming the cause and the fix, exit 2, before
+/// anything is built.
+#[test]
+fn a_bad_build_user_or_jobs_is_one_line_and_exit_2() {
+    if let Err(why) = testkit::run::require_root() {
+        panic!("{why}");
+    }
+    let work = tempfile::tempdir().unwrap();
+    for (args, words) in [
+        (
+            vec!["--build-user", "no-such-user-here"],
+            vec!["--build-user no-such-user-here", "no such user", "useradd"],
+        ),
+        (
+            vec!["--build-user", "root"],
+            vec!["--build-user root", "uid 0", "unprivileged"],
+        ),
+        (vec!["--jobs", "0"], vec!["--jobs 0", "leave it out"]),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_grader"))
+            .args(&args)
+            .arg("--target-dir")
+            .arg(work.path())
+            .arg(repo())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line: {stderr}");
+        for w in words {
+            assert!(lines[0].contains(w), "{args:?}: {w:?} in {stderr}");
+        }
+        assert!(
+            std::fs::read_dir(work.path().join("target"))
+                .map(|d| d.count() == 0)
+                .unwrap_or(true),
+            "nothing was built"
+        );
+    }
+}

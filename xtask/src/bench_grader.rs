@@ -193,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     println!("  the cold build (longest)       {leader:>7.1} s");
     println!("  the other builds, median       {median:>7.1} s   (several at a time)");
-    println!("  all checks, one at a time      {checks:>7.1} s");
+    println!("  all checks (summed)            {checks:>7.1} s");
     println!("  load average before / after    {load_before} / {load_after}");
     if wrong.is_empty() {
         println!("  scorecards                     all {learners} as the class was built to score");

@@ -222,6 +222,14 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
         "{note}"
     );
     assert!(!table.contains("stack backtrace"), "{table}");
+    // Progress: stderr is not a terminal here, so plain lines, one per
+    // learner graded.
+    for n in 1..=4 {
+        assert!(
+            stderr.contains(&format!("grader: [{n}/4] ")),
+            "a progress line for learner {n}:\n{stderr}"
+        );
+    }
 
     // The build ran as the grader's unprivileged user: ex01's build script
     // wrote its uid (and would have failed the build as root).

@@ -364,6 +364,9 @@ impl Builder {
             // The registry under cargo-home is root's, linked: nothing to clean.
             .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
             .env("RUST_BACKTRACE", "0")
+            // A learner is rebuilt only when their code changed: incremental
+            // data would cost disk and time for nothing.
+            .env("CARGO_INCREMENTAL", "0")
             .env("LANG", "C.UTF-8")
             .uid(self.user.uid)
             .gid(self.user.gid);

@@ -3,13 +3,16 @@
 //! then reports a scorecard as a terminal table, JSON and JUnit XML.
 //!
 //! Untrusted code runs here: `cargo build` runs the learner's `build.rs`
-//! and proc macros as the user running the grader, and the checks run the
-//! learner's binaries as root. Grade in the lab VM, never on a machine you
-//! care about. Within that, a broken or hostile crate cannot stop the run:
+//! and proc macros (as an unprivileged build user, see [`build`]), and the
+//! checks run the learner's binaries as root. Grade in the lab VM, never on
+//! a machine you care about. Within that, a broken or hostile crate cannot
+//! stop the run:
 //! builds and checks have time limits, everything runs under a pids limit
 //! (a cgroup of the grader's own), processes left behind are killed, and
 //! mounts left on the host are reported and detached.
 
+pub mod build;
+pub mod progress;
 pub mod report;
 pub mod run;
 
@@ -26,7 +29,8 @@ pub const EXERCISES: [(&str, u8); 6] = [
 ];
 
 /// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).
-pub const FORMAT_VERSION: u32 = 1;
+/// 2 added each learner's `build`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The whole grading run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -41,7 +45,40 @@ pub struct Learner {
     /// The checkout's directory name.
     pub name: String,
     pub path: String,
+    /// How their checkout was built.
+    pub build: BuildInfo,
     pub exercises: Vec<Exercise>,
+}
+
+/// How one learner's checkout was built: by whom, how long it took, and
+/// whether it shared the class's dependency build.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildInfo {
+    /// The unprivileged user `cargo build` ran as.
+    pub user: String,
+    /// The first 16 hex digits of the SHA-256 of the checkout's Cargo.lock
+    /// (`none` without one).
+    pub lockfile: String,
+    pub dependencies: Dependencies,
+    /// The one `cargo build` for all of the learner's exercises.
+    pub seconds: f64,
+    /// Crates cargo compiled for this learner (0 when nothing changed since
+    /// the last grading with the same `--target-dir`).
+    pub crates_compiled: usize,
+    /// Crates taken as already built (the class's dependencies, or an
+    /// earlier grading).
+    pub crates_reused: usize,
+}
+
+/// Whether a learner's dependencies came from the class's build.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Dependencies {
+    /// Their Cargo.lock is the class's (the one most checkouts have):
+    /// built once for everyone.
+    Shared,
+    /// Their Cargo.lock differs: what it changes was built for them alone.
+    Apart,
 }
 
 /// How an exercise went.
@@ -89,7 +126,8 @@ pub struct CheckResult {
     /// `uts::hostname_inside`.
     pub name: String,
     pub passed: bool,
-    /// Why it failed, one sentence.
+    /// Why it failed: the check's own words (and a panic's message), never
+    /// a backtrace; may run over several lines (the table shows the first).
     pub message: Option<String>,
     pub seconds: f64,
 }

@@ -2,7 +2,80 @@
 
 use std::fmt::Write as _;
 
-use crate::{Scorecard, Status};
+use crate::{Dependencies, Scorecard, Status};
+
+/// Most characters of a failure in the table (JSON and JUnit keep it whole).
+pub const NOTE_WIDTH: usize = 200;
+
+/// A failure as one line of at most `width` characters: line breaks (real,
+/// or escaped inside a quoted stderr) become spaces, runs of spaces one,
+/// and what does not fit is cut with `…`.
+pub fn one_line(text: &str, width: usize) -> String {
+    let flat = text.replace("\\n", " ").replace(['\n', '\r', '\t'], " ");
+    let words: Vec<&str> = flat.split(' ').filter(|w| !w.is_empty()).collect();
+    let line = words.join(" ");
+    if line.chars().count() <= width {
+        return line;
+    }
+    let cut: String = line.chars().take(width.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// A check's message without any Rust backtrace in it: the `stack
+/// backtrace:` block and the "run with RUST_BACKTRACE" notes go, whether
+/// the runtime's stderr is quoted in the message (escaped `\n`) or not.
+/// The grader sets `RUST_BACKTRACE=0` for what it runs; this catches a
+/// binary that asks for backtraces itself.
+pub fn without_backtrace(text: &str) -> String {
+    const NOTES: [&str; 2] = [
+        "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+        "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.",
+    ];
+    let mut out = text.to_owned();
+    for note in NOTES {
+        out = out.replace(&format!("\\n{note}"), "");
+        out = out.replace(&format!("\n{note}"), "");
+        out = out.replace(note, "");
+    }
+    // Quoted (Debug-formatted) stderr: from `\nstack backtrace:` to the
+    // closing quote.
+    while let Some(start) = out.find("\\nstack backtrace:") {
+        let rest = &out[start..];
+        let mut end = rest.len();
+        let mut escaped = false;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = i;
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        out.replace_range(start..start + end, "");
+    }
+    // Real lines: the header and the frames under it.
+    let mut kept = Vec::new();
+    let mut in_trace = false;
+    for line in out.lines() {
+        let t = line.trim_start();
+        if t.starts_with("stack backtrace:") {
+            in_trace = true;
+            continue;
+        }
+        let frame = t
+            .split_once(':')
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            || t.starts_with("at ");
+        if in_trace && frame && line.starts_with(' ') {
+            continue;
+        }
+        in_trace = false;
+        kept.push(line);
+    }
+    kept.join("\n").trim_end().to_owned()
+}
 
 /// A table with one row per learner and one column per exercise, then the
 /// first failing check of each failed exercise, in words.
@@ -44,9 +117,22 @@ pub fn table(card: &Scorecard) -> String {
     }
     let mut notes = String::new();
     for learner in &card.learners {
+        if learner.build.dependencies == Dependencies::Apart {
+            let _ = writeln!(
+                notes,
+                "{}: its Cargo.lock ({}) differs from the class's: dependencies built apart",
+                learner.name, learner.build.lockfile
+            );
+        }
         for e in &learner.exercises {
             if let Some(why) = &e.first_failure {
-                let _ = writeln!(notes, "{} {}: {why}", learner.name, e.exercise);
+                let _ = writeln!(
+                    notes,
+                    "{} {}: {}",
+                    learner.name,
+                    e.exercise,
+                    one_line(why, NOTE_WIDTH)
+                );
             }
         }
     }
@@ -82,7 +168,7 @@ pub fn junit(card: &Scorecard) -> String {
                      <error message=\"{}\">{}</error>\n    </testcase>",
                     esc(&class),
                     e.seconds,
-                    esc(why),
+                    esc_attr(why),
                     esc(e.build_log.as_deref().unwrap_or(""))
                 );
                 (tests, failures, errors) = (1, 0, 1);
@@ -100,7 +186,7 @@ pub fn junit(card: &Scorecard) -> String {
                             let _ = writeln!(
                                 cases,
                                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                                esc(why),
+                                esc_attr(why),
                                 esc(why)
                             );
                         }
@@ -130,6 +216,15 @@ pub fn junit(card: &Scorecard) -> String {
     )
 }
 
+/// [`esc`] for an attribute: line breaks as character references, which
+/// an XML parser keeps (a literal one becomes a space).
+fn esc_attr(s: &str) -> String {
+    esc(s)
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;")
+}
+
 /// XML-escapes text for an attribute or element; drops the control
 /// characters XML 1.0 cannot carry (a compiler's colour codes).
 fn esc(s: &str) -> String {
@@ -152,7 +247,7 @@ fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CheckResult, Exercise, FORMAT_VERSION, Learner};
+    use crate::{BuildInfo, CheckResult, Exercise, FORMAT_VERSION, Learner};
 
     fn card() -> Scorecard {
         let check = |name: &str, why: Option<&str>| CheckResult {
@@ -166,6 +261,14 @@ mod tests {
             learners: vec![Learner {
                 name: "ada".into(),
                 path: "/x/ada".into(),
+                build: BuildInfo {
+                    user: "contain-rs-grader".into(),
+                    lockfile: "0123456789abcdef".into(),
+                    dependencies: Dependencies::Apart,
+                    seconds: 3.0,
+                    crates_compiled: 12,
+                    crates_reused: 170,
+                },
                 exercises: vec![
                     Exercise {
                         exercise: "ex01".into(),
@@ -221,6 +324,71 @@ mod tests {
         assert!(t.contains("failed 1/2"), "{t}");
         assert!(t.contains("did not build"), "{t}");
         assert!(t.contains("ada ex01: uts::hostname_inside"), "{t}");
+    }
+
+    #[test]
+    fn table_says_who_was_built_apart() {
+        let t = table(&card());
+        assert!(
+            t.contains("ada: its Cargo.lock (0123456789abcdef) differs from the class's"),
+            "{t}"
+        );
+    }
+
+    /// What a learner's runtime prints when `todo!()` stops it, quoted by a
+    /// check, with a backtrace (a shell with RUST_BACKTRACE=1).
+    const QUOTED: &str = "hostname: exit status was 101, expected 0 (stdout: \"\", stderr: \
+        \"thread 'main' panicked at exercises/ex01-uts/src/uts.rs:33:5:\\nnot yet implemented: \
+        enter a new UTS namespace\\nstack backtrace:\\n   0: rust_begin_unwind\\n             \
+        at /rustc/library/std/src/panicking.rs:665:5\\n   1: ex01::main\\nnote: Some details are \
+        omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\")";
+
+    #[test]
+    fn backtraces_go_and_the_panic_message_stays() {
+        let clean = without_backtrace(QUOTED);
+        assert_eq!(
+            clean,
+            "hostname: exit status was 101, expected 0 (stdout: \"\", stderr: \"thread 'main' \
+             panicked at exercises/ex01-uts/src/uts.rs:33:5:\\nnot yet implemented: enter a new \
+             UTS namespace\")"
+        );
+        let real = "the check itself panicked: boom\nstack backtrace:\n   0: std::panicking\n   \
+                    1: grader::main\n             at src/main.rs:1:1\nafter";
+        assert_eq!(
+            without_backtrace(real),
+            "the check itself panicked: boom\nafter"
+        );
+        let plain = "stderr: \"x\\nnote: run with `RUST_BACKTRACE=1` environment variable to \
+                     display a backtrace\"";
+        assert_eq!(without_backtrace(plain), "stderr: \"x\"");
+    }
+
+    #[test]
+    fn failures_are_one_line_in_the_table_and_whole_elsewhere() {
+        let long = format!("first line\nsecond\\nthird {}", "x".repeat(300));
+        let line = one_line(&long, NOTE_WIDTH);
+        assert!(!line.contains('\n') && !line.contains("\\n"), "{line}");
+        assert!(line.starts_with("first line second third x"), "{line}");
+        assert_eq!(line.chars().count(), NOTE_WIDTH);
+        assert!(line.ends_with('…'));
+        let mut c = card();
+        c.learners[0].exercises[0].first_failure = Some(long.clone());
+        c.learners[0].exercises[0].checks[1].message = Some(long.clone());
+        let t = table(&c);
+        let note = t.lines().find(|l| l.starts_with("ada ex01:")).unwrap();
+        assert!(note.ends_with('…'), "{t}");
+        let back: Scorecard = serde_json::from_str(&json(&c)).unwrap();
+        assert_eq!(
+            back.learners[0].exercises[0].first_failure.as_deref(),
+            Some(long.as_str())
+        );
+        let xml = junit(&c);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(failure.attribute("message"), Some(long.as_str()));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! project-level checks that are not `cargo test`s.
 
 mod bench;
+mod bench_grader;
 mod book;
 mod escape;
 mod soak;
@@ -28,6 +29,8 @@ enum Command {
     Test(test::Args),
     /// Time container start-up against crun and runc, and break step06's time down.
     Bench(bench::BenchArgs),
+    /// Grade a synthetic class of 30 from cold: wall time, time per learner, every scorecard checked.
+    BenchGrader(bench_grader::Args),
     /// Run the steps on a cgroup v2 kernel in qemu (see xtask/src/vm.rs).
     VmTest(vm::VmArgs),
     /// Check the lab VM's files: shellcheck, vagrant validate, provisioning on fakes.
@@ -46,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchGrader(args) => bench_grader::run(args),
         Command::VmTest(args) => vm::run(args),
         Command::LabCheck => vm::lab_check(),
         Command::Book(args) => book::run(args),

@@ -188,12 +188,17 @@ fn run_teed(argv: &[String], root: &Path) -> (bool, String) {
     let Ok(mut child) = spawned else {
         return (false, String::new());
     };
+    // Read to the end whatever comes (bytes that are not UTF-8 included):
+    // a reader that stopped early would leave the phase blocked on a full pipe.
     let mut kept = String::new();
     let mut stdout = std::io::stdout();
-    for line in BufReader::new(reader).lines().map_while(Result::ok) {
-        let _ = writeln!(stdout, "{line}");
-        kept.push_str(&line);
-        kept.push('\n');
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+        let text = String::from_utf8_lossy(&line);
+        let _ = stdout.write_all(text.as_bytes());
+        kept.push_str(&text);
+        line.clear();
     }
     let ok = child.wait().map(|s| s.success()).unwrap_or(false);
     (ok, kept)

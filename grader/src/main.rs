@@ -32,8 +32,10 @@ use grader::{Status, progress, report, run};
 /// macros. Builds run as an unprivileged user (--build-user, or the system
 /// user contain-rs-grader, created if missing), offline, on a copy of each
 /// checkout; no build step runs as root. Only the checks run the learners'
-/// binaries as root (each in its own time limit and cgroup), so grade in
-/// the lab VM or a throwaway runner.
+/// binaries as root (each check under its own time limit, each learner's
+/// checks in a worker with a private mount namespace, all of them in the
+/// grader's pids-limited cgroup), so grade in the lab VM or a throwaway
+/// runner.
 ///
 /// Learners are built several at a time and share one build of the class's
 /// dependencies (a learner whose Cargo.lock differs is built apart, and the

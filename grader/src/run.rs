@@ -412,22 +412,7 @@ fn check_learner(
                 None => ("the build made no binary".to_owned(), String::new()),
             };
             if built.bins.contains_key(package) {
-                return Exercise {
-                    exercise: package.to_owned(),
-                    chapter,
-                    status: Status::Failed,
-                    checks_passed: 0,
-                    checks_total: 1,
-                    first_failure: Some(format!("grader::checks_ran: {why}")),
-                    build_log: None,
-                    checks: vec![CheckResult {
-                        name: "grader::checks_ran".into(),
-                        passed: false,
-                        message: Some(why),
-                        seconds: 0.0,
-                    }],
-                    seconds: 0.0,
-                };
+                return checks_did_not_run(package, chapter, why);
             }
             Exercise {
                 exercise: package.to_owned(),
@@ -509,22 +494,7 @@ fn check_in_worker(
             .iter()
             .map(|(package, chapter, _)| {
                 let e = done.iter().find(|e| e.exercise == *package).cloned();
-                let e = e.unwrap_or_else(|| Exercise {
-                    exercise: package.clone(),
-                    chapter: *chapter,
-                    status: Status::Failed,
-                    checks_passed: 0,
-                    checks_total: 1,
-                    first_failure: Some(format!("grader::checks_ran: {why}")),
-                    build_log: None,
-                    checks: vec![CheckResult {
-                        name: "grader::checks_ran".into(),
-                        passed: false,
-                        message: Some(why.clone()),
-                        seconds: 0.0,
-                    }],
-                    seconds: 0.0,
-                });
+                let e = e.unwrap_or_else(|| checks_did_not_run(package, *chapter, why.clone()));
                 (package.clone(), e)
             })
             .collect();
@@ -532,22 +502,35 @@ fn check_in_worker(
     done.into_iter().map(|e| (e.exercise.clone(), e)).collect()
 }
 
+/// An exercise that built but whose checks never ran (`why`): one failed
+/// pseudo-check, `grader::checks_ran`.
+fn checks_did_not_run(package: &str, chapter: u8, why: String) -> Exercise {
+    Exercise {
+        exercise: package.to_owned(),
+        chapter,
+        status: Status::Failed,
+        checks_passed: 0,
+        checks_total: 1,
+        first_failure: Some(format!("grader::checks_ran: {why}")),
+        build_log: None,
+        checks: vec![CheckResult {
+            name: "grader::checks_ran".into(),
+            passed: false,
+            message: Some(why),
+            seconds: 0.0,
+        }],
+        seconds: 0.0,
+    }
+}
+
 /// The worker: a private mount namespace (mounts a learner's runtime
 /// leaves stay in it, and vanish with it), then each exercise's checks;
 /// writes the results to `spec.out`.
 pub fn check_worker(spec: &str) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    use nix::mount::{MsFlags, mount};
     let spec: WorkerSpec = serde_json::from_str(spec).context("the worker's spec")?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("mount(\"/\", MS_REC | MS_PRIVATE)")?;
+    step05::mount::make_mounts_private()?;
     let limit = Duration::from_secs(spec.check_limit_secs);
     let mut done = Vec::new();
     for (package, chapter, bin) in &spec.exercises {

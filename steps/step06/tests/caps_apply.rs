@@ -16,12 +16,13 @@ use step06::caps::{apply, capget, docker_default, mask};
 const BUSYBOX: &str = "/bin/busybox";
 
 /// Prints from the forked child. `println!` would not do: the test harness
-/// captures it into a buffer of this thread, which the child never flushes.
+/// captures it into a buffer of this thread, which the child never flushes;
+/// and std's stdout lock may have been held by another test thread at the
+/// fork, so the child writes to fd 1 itself, taking no lock.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-        let _ = std::io::stdout().flush();
+        let line = format!("{}\n", format_args!($($arg)*));
+        workshop::explain::write_all_unlocked(1, line.as_bytes());
     }};
 }
 

@@ -11,7 +11,6 @@
 //! child keeps the parent's clock (CLOCK_MONOTONIC is system-wide) and only has
 //! to say who it now is with [`set_role`].
 
-use std::io::Write;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
@@ -96,7 +95,25 @@ pub fn say(line: std::fmt::Arguments<'_>) {
         role().name(),
         line
     );
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    write_all_unlocked(2, text.as_bytes());
+}
+
+/// Writes `bytes` to file descriptor `fd` with write(2) itself, taking no
+/// lock: the narration is also printed by a child forked from a process with
+/// other threads (the init a runtime forks, a test's forked child), where a
+/// lock another thread held at the fork (std's stderr lock) stays locked.
+pub fn write_all_unlocked(fd: std::os::fd::RawFd, mut bytes: &[u8]) {
+    // SAFETY: fd 0, 1 and 2 stay open for the life of the process; the
+    // borrow lasts for this call only.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => break,
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break,
+        }
+    }
 }
 
 /// `explain!("mount({:?}, ...)", path)`: a narration line, formatted only when explaining.

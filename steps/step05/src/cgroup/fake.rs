@@ -1,8 +1,11 @@
-//! A fake cgroup kernel for the unit tests (compiled only under `cargo test`).
+//! A fake cgroup kernel for tests, without root: step05's unit tests, and
+//! (with the `fake-cgroupfs` feature) the exercise's, which put
+//! `step05 = { workspace = true, features = ["fake-cgroupfs"] }` in their
+//! `[dev-dependencies]`. A normal build does not have it.
 //!
 //! A [`FakeTree`] is a temp directory laid out like `/sys/fs/cgroup`. The
 //! code under test does its real mkdir, open, write, read and rmdir calls
-//! on it; the hooks in `fs.rs` let this module add the few things cgroupfs
+//! on it; the hooks in `cgroupfs.rs` let this module add the few things cgroupfs
 //! does that plain files do not, and nothing else:
 //!
 //! - `mkdir` fills a new cgroup with its interface files: on v2 those of the
@@ -380,7 +383,8 @@ fn join(reg: &Registered, dir: &Path, value: &str) -> nix::Result<()> {
     Ok(())
 }
 
-/// Called by `fs.rs` around the real calls.
+/// Called by `cgroupfs.rs` around the real calls.
+#[doc(hidden)]
 pub mod hooks {
     use super::*;
 

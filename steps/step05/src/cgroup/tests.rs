@@ -1,10 +1,14 @@
 //! Unit tests without root: the cgroup code runs its real file operations
-//! against fake trees in temp directories (see `fake.rs`).
+//! against fake trees in temp directories (see `fake.rs`): both versions,
+//! detection, stale leaves and reset.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command};
+
+use nix::sys::statfs::FsType;
+use nix::unistd::Pid;
 
 use super::fake::FakeTree;
 use super::*;

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 
-use super::fs::{mkdir_fresh, mkdir_shared, read, remove_tree, write};
-use super::limits::{CPU_PERIOD_US, LimitsOpt, cpu_quota_us};
-use super::{Backend, CgroupError, PARENT, parse_oom_kill};
+use super::cgroupfs::{mkdir_fresh, mkdir_shared, read, remove_tree, write};
+use super::{CPU_PERIOD_US, CgroupError, LimitsOpt, PARENT, cpu_quota_us, parse_oom_kill};
 
 /// The controllers step05 puts the container into: one per flag, plus
 /// `cpuacct` (CPU usage accounting, a separate hierarchy on some hosts,
@@ -46,7 +45,7 @@ const KNOWN_CONTROLLERS: [&str; 14] = [
 
 /// One mounted v1 hierarchy and the controllers it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Hierarchy {
+pub struct Hierarchy {
     /// Where it is mounted (`/sys/fs/cgroup/cpu,cpuacct`).
     pub path: PathBuf,
     /// Its controllers (`["cpu", "cpuacct"]`).
@@ -54,7 +53,8 @@ pub(super) struct Hierarchy {
 }
 
 impl Hierarchy {
-    fn holds(&self, controller: &str) -> bool {
+    /// Does it carry `controller`?
+    pub fn holds(&self, controller: &str) -> bool {
         self.controllers.iter().any(|c| c == controller)
     }
 }
@@ -65,7 +65,7 @@ impl Hierarchy {
 /// holds a `cgroup.procs` (which only a mounted cgroup filesystem has).
 /// Hosts also add symlinks (`cpu -> cpu,cpuacct`); a symlink counts only
 /// for controllers no real directory carries, so no hierarchy is used twice.
-pub(super) fn hierarchies(root: &Path) -> Vec<Hierarchy> {
+pub fn hierarchies(root: &Path) -> Vec<Hierarchy> {
     let Ok(entries) = std::fs::read_dir(root) else {
         return Vec::new();
     };
@@ -169,11 +169,10 @@ impl V1Cgroup {
                 root: self.root.clone(),
             })
     }
-}
 
-impl Backend for V1Cgroup {
     // ANCHOR: v1_apply
-    fn apply(&mut self, limits: &LimitsOpt) -> Result<(), CgroupError> {
+    /// Writes the limits into the new, still empty leaves.
+    pub(super) fn write_limits(&mut self, limits: &LimitsOpt) -> Result<(), CgroupError> {
         if let Some(bytes) = limits.memory {
             let dir = self.leaf("memory")?;
             write(&dir.join("memory.limit_in_bytes"), &bytes.to_string())?;
@@ -201,7 +200,8 @@ impl Backend for V1Cgroup {
     }
     // ANCHOR_END: v1_apply
 
-    fn add_task(&self, pid: Pid) -> Result<(), CgroupError> {
+    /// Writes `pid` to `cgroup.procs` in every leaf.
+    pub(super) fn add_task(&self, pid: Pid) -> Result<(), CgroupError> {
         // One write per hierarchy: in v1 each tree has its own membership.
         for leaf in &self.leaves {
             write(&leaf.path.join("cgroup.procs"), &pid.to_string())?;
@@ -209,7 +209,8 @@ impl Backend for V1Cgroup {
         Ok(())
     }
 
-    fn oom_kills(&self) -> Result<u64, CgroupError> {
+    /// The `oom_kill` count of `memory.oom_control`; 0 without a memory leaf.
+    pub(super) fn oom_kills(&self) -> Result<u64, CgroupError> {
         let Some(leaf) = self.leaves.iter().find(|l| l.holds("memory")) else {
             return Ok(0);
         };
@@ -219,11 +220,13 @@ impl Backend for V1Cgroup {
         parse_oom_kill(&file, &text)
     }
 
-    fn paths(&self) -> Vec<PathBuf> {
+    /// Its leaves, one per hierarchy.
+    pub(super) fn paths(&self) -> Vec<PathBuf> {
         self.leaves.iter().map(|l| l.path.clone()).collect()
     }
 
-    fn remove(&mut self) -> Result<(), CgroupError> {
+    /// Kills what is left and removes every leaf.
+    pub(super) fn remove(&mut self) -> Result<(), CgroupError> {
         // Try every leaf even if one fails, and report the first failure.
         let mut first_error = None;
         for leaf in self.leaves.drain(..) {

@@ -30,12 +30,12 @@
 //! 4. [`Cgroup::oom_kills`]: read the file of the table above from the leaf
 //!    that holds `memory` and count with step05's `parse_oom_kill`.
 //!
-//! Write and read through the given [`write`] and [`read`]: they go through
-//! `workshop::call`, so `-v` shows each file access.
+//! Write and read through the given [`write`] and [`read`] (step05's own):
+//! they go through `workshop::call`, so `-v` shows each file access.
 //!
 //! Done when `cargo test -p ex05` passes: the unit tests in
-//! `src/limits_tests.rs` check your v2 files on a fake cgroup tree (no root
-//! needed), and the black-box checks of step05 run on this host's cgroups
+//! `src/limits_tests.rs` check your v2 and v1 files on step05's fake cgroup
+//! trees (no root needed), and the black-box checks of step05 run on this host's cgroups
 //! (an OOM kill is 137 with a message, a fork loop stops at `--pids`, a busy
 //! loop holds near `--cpus`, the cgroup is gone after the run). Stuck?
 //! `exercises/hints.toml` has hints, each more specific than the last.
@@ -45,15 +45,18 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid};
+use step05::cgroup::cgroupfs::{mkdir_fresh, mkdir_shared, open_dir, remove_tree};
+use step05::cgroup::v1::hierarchies;
 use step05::cgroup::{CgroupError, LimitsOpt, Mode, PARENT, detect, sweep_stale};
 // Given for your code: step05's arithmetic and parser (unused until you use them).
 use step05::cgroup::{CPU_PERIOD_US, cpu_max, cpu_quota_us, parse_oom_kill};
-use workshop::{SyscallError, call};
+use workshop::SyscallError;
+
+/// Writes `value` to the cgroup file `path` (one `write(2)`), and reads
+/// one: step05's own, through `workshop::call` (so `-v` narrates them).
+pub use step05::cgroup::cgroupfs::{read, write};
 
 /// The controllers a container's cgroup uses, v2 names (enabled wherever
 /// the kernel offers them, also without their flag, so OOM kills are counted).
@@ -113,18 +116,9 @@ pub fn enable_controllers(dir: &Path, controllers: &[&str]) -> Result<(), Syscal
     write(&dir.join("cgroup.subtree_control"), &line.join(" "))
 }
 
-/// One directory of the container's cgroup and the controllers it carries.
-#[derive(Debug)]
-struct Leaf {
-    path: PathBuf,
-    controllers: Vec<String>,
-}
-
-impl Leaf {
-    fn holds(&self, controller: &str) -> bool {
-        self.controllers.iter().any(|c| c == controller)
-    }
-}
+/// One directory of the container's cgroup (`path`) and the controllers it
+/// carries (`controllers`, `holds(name)`): step05's v1 `Hierarchy`.
+use step05::cgroup::v1::Hierarchy as Leaf;
 
 /// The container's cgroup: one leaf on v2, one per hierarchy on v1.
 #[derive(Debug)]
@@ -189,22 +183,22 @@ impl Cgroup {
                 // the workshop parent never gets any (no-internal-process rule).
                 enable_controllers(root, &enable)?;
                 let parent = root.join(PARENT);
-                mkdir(&parent, true)?;
+                mkdir_shared(&parent)?;
                 enable_controllers(&parent, &enable)?;
                 let leaf = parent.join(id);
-                mkdir(&leaf, false)?;
+                mkdir_fresh(&leaf)?;
                 cgroup.leaves.push(Leaf {
                     path: leaf.clone(),
                     controllers: enable.iter().map(|c| c.to_string()).collect(),
                 });
-                cgroup.fd = Some(call("open", format!("{leaf:?}, O_DIRECTORY"), || {
-                    std::fs::File::open(&leaf)
-                        .map(OwnedFd::from)
-                        .map_err(io_errno)
-                })?);
+                cgroup.fd = Some(open_dir(&leaf)?);
             }
             Mode::Hybrid | Mode::V1 => {
-                let all = v1_hierarchies(root);
+                // The mounted hierarchies that carry a controller we use.
+                let all: Vec<Leaf> = hierarchies(root)
+                    .into_iter()
+                    .filter(|h| V1_CONTROLLERS.iter().any(|c| h.holds(c)))
+                    .collect();
                 for needed in limits.controllers() {
                     if !all.iter().any(|h| h.holds(needed)) {
                         return Err(CgroupError::NoHierarchy {
@@ -215,9 +209,9 @@ impl Cgroup {
                 }
                 for hierarchy in all {
                     let parent = hierarchy.path.join(PARENT);
-                    mkdir(&parent, true)?;
+                    mkdir_shared(&parent)?;
                     let leaf = parent.join(id);
-                    mkdir(&leaf, false)?;
+                    mkdir_fresh(&leaf)?;
                     cgroup.leaves.push(Leaf {
                         path: leaf,
                         controllers: hierarchy.controllers,
@@ -314,7 +308,7 @@ impl Cgroup {
         self.fd = None;
         let mut first_error = None;
         for leaf in std::mem::take(&mut self.leaves) {
-            if let Err(err) = remove_leaf(&leaf.path) {
+            if let Err(err) = remove_tree(&leaf.path) {
                 first_error.get_or_insert(err);
             }
         }
@@ -337,108 +331,4 @@ impl Drop for Cgroup {
             );
         }
     }
-}
-
-/// Writes `value` to the cgroup file `path` (one `write(2)`).
-pub fn write(path: &Path, value: &str) -> Result<(), SyscallError> {
-    call("write", format!("{path:?}, {value:?}"), || {
-        std::fs::write(path, value).map_err(io_errno)
-    })
-}
-
-/// Reads the cgroup file `path`.
-pub fn read(path: &Path) -> Result<String, SyscallError> {
-    let mut text = String::new();
-    call("read", format!("{path:?}"), || {
-        text = std::fs::read_to_string(path).map_err(io_errno)?;
-        Ok(())
-    })?;
-    Ok(text)
-}
-
-fn io_errno(err: std::io::Error) -> Errno {
-    Errno::from_raw(err.raw_os_error().unwrap_or(Errno::EIO as i32))
-}
-
-/// `mkdir(2)`; with `shared`, a directory that exists already is fine.
-fn mkdir(path: &Path, shared: bool) -> Result<(), SyscallError> {
-    if shared && path.is_dir() {
-        return Ok(());
-    }
-    call("mkdir", format!("{path:?}"), || {
-        match std::fs::create_dir(path) {
-            Err(e) if shared && e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            other => other.map_err(io_errno),
-        }
-    })
-}
-
-/// SIGKILLs what is left in a leaf, then `rmdir(2)`s it, retrying while the
-/// kernel still releases the processes (EBUSY).
-fn remove_leaf(leaf: &Path) -> Result<(), SyscallError> {
-    if !leaf.exists() {
-        return Ok(());
-    }
-    if let Ok(procs) = std::fs::read_to_string(leaf.join("cgroup.procs")) {
-        for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
-    let mut tries = 0;
-    loop {
-        match call("rmdir", format!("{leaf:?}"), || {
-            std::fs::remove_dir(leaf).map_err(io_errno)
-        }) {
-            Err(err) if err.errno == Errno::EBUSY && tries < 200 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// One mounted v1 hierarchy and its controllers.
-#[derive(Debug)]
-struct Hierarchy {
-    path: PathBuf,
-    controllers: Vec<String>,
-}
-
-impl Hierarchy {
-    fn holds(&self, controller: &str) -> bool {
-        self.controllers.iter().any(|c| c == controller)
-    }
-}
-
-/// The v1 hierarchies under `root` that carry [`V1_CONTROLLERS`], each once:
-/// a directory named after its controllers (`memory`, `cpu,cpuacct`) with a
-/// `cgroup.procs` inside. Symlinks (`cpu -> cpu,cpuacct`) are skipped.
-fn v1_hierarchies(root: &Path) -> Vec<Hierarchy> {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    let mut found: Vec<Hierarchy> = Vec::new();
-    for controller in V1_CONTROLLERS {
-        if found.iter().any(|h| h.holds(controller)) {
-            continue;
-        }
-        let name = names
-            .iter()
-            .find(|n| n.split(',').any(|c| c == controller))
-            .filter(|n| root.join(n).join("cgroup.procs").is_file());
-        if let Some(name) = name {
-            found.push(Hierarchy {
-                path: root.join(name),
-                controllers: name.split(',').map(str::to_owned).collect(),
-            });
-        }
-    }
-    found
 }

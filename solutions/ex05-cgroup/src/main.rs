@@ -2,7 +2,7 @@
 //! change this file. The rest of the runtime is step05's own: its
 //! parent/child dance (`steps/step05/src/container.rs`, compiled here as it
 //! is) and its `main.rs` (in `src/runtime.rs`). `src/limits_tests.rs` tests
-//! your cgroup v2 files on a fake cgroup tree, without root.
+//! your cgroup files on fake cgroup trees (step05's), without root.
 
 #[path = "../../../steps/step05/src/container.rs"]
 mod container;

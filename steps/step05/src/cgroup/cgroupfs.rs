@@ -11,6 +11,8 @@
 //! `write` sets a limit or moves a process, `rmdir` removes an empty cgroup
 //! (its interface files do not count). See
 //! [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html).
+//!
+//! Public so that exercise 5 uses these same helpers rather than copies.
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};

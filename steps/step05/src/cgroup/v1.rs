@@ -8,6 +8,10 @@
 //! writing its pid to `cgroup.procs` in every one of them. There is no
 //! no-internal-process rule and no `subtree_control`: a controller is
 //! active in every cgroup of its hierarchy.
+//!
+//! `mod.rs` teaches cgroup v2; on a host that `detect.rs` finds to be v1 or
+//! hybrid, each step of [`Cgroup`](super::Cgroup) (create, write the
+//! limits, join, count OOM kills, remove) hands over to `V1Cgroup` here.
 
 use std::path::{Path, PathBuf};
 

@@ -85,3 +85,24 @@ pub(super) fn missing_controller_hint(controller: &str) -> String {
          `cargo run -p doctor` shows what this host offers"
     )
 }
+
+/// An id must be one plain directory name.
+pub(super) fn check_id(id: &str) -> Result<(), CgroupError> {
+    let why = if id.is_empty() {
+        "it is empty"
+    } else if id == "." || id == ".." {
+        "it is . or .."
+    } else if id.contains('/') {
+        "it contains a /"
+    } else if id.contains('\0') {
+        "it contains a NUL byte"
+    } else if id.len() > 255 {
+        "it is longer than 255 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(CgroupError::BadId {
+        id: id.to_owned(),
+        why,
+    })
+}

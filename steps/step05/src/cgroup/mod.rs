@@ -49,7 +49,7 @@ use nix::unistd::{Pid, getpid};
 use cgroupfs::{mkdir_fresh, mkdir_shared, open_dir, read, read_list, remove_tree, write};
 pub use detect::{FsKind, Mode, available_controllers, detect, mode_from_fs};
 pub use error::CgroupError;
-use error::missing_controller_hint;
+use error::{check_id, missing_controller_hint};
 pub use limits::{
     CPU_PERIOD_US, LimitError, LimitsOpt, cpu_max, cpu_quota_us, human_size, oom_message,
     parse_cpus, parse_pids, parse_size,
@@ -364,27 +364,6 @@ pub fn parse_oom_kill(file: &Path, text: &str) -> Result<u64, CgroupError> {
         }
     }
     Ok(0)
-}
-
-/// An id must be one plain directory name.
-fn check_id(id: &str) -> Result<(), CgroupError> {
-    let why = if id.is_empty() {
-        "it is empty"
-    } else if id == "." || id == ".." {
-        "it is . or .."
-    } else if id.contains('/') {
-        "it contains a /"
-    } else if id.contains('\0') {
-        "it contains a NUL byte"
-    } else if id.len() > 255 {
-        "it is longer than 255 bytes"
-    } else {
-        return Ok(());
-    };
-    Err(CgroupError::BadId {
-        id: id.to_owned(),
-        why,
-    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! What can go wrong with cgroups, each error naming the file or call and,
-//! where the learner can act, what to do.
+//! where the learner can act, what to do; and the check of a cgroup id.
 
 use std::path::PathBuf;
 

@@ -230,14 +230,7 @@ fn enter_private_cgroup_view() -> anyhow::Result<String> {
         return Ok("cgroups: as the host has them (no hybrid workaround needed)".into());
     }
     unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("mount(/, MS_REC|MS_PRIVATE)")?;
+    step02::pid::make_mounts_private()?;
     mount(
         Some("tmpfs"),
         unified,

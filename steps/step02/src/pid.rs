@@ -27,7 +27,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use workshop::explain::{self, Role};
-use workshop::{SyscallError, call, exit};
+use workshop::{SyscallError, call, exit, io_errno};
 
 /// Signals the runtime passes on to the command instead of dying of them.
 pub const FORWARDED: [Signal; 6] = [
@@ -180,10 +180,6 @@ impl SyncPipe {
     }
 }
 // ANCHOR_END: sync_pipe
-
-fn io_errno(err: std::io::Error) -> Errno {
-    Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
-}
 
 /// Blocks the forwarded signals and SIGCHLD, so they queue up until
 /// [`supervise`] or [`init`] waits for them with `sigwait` instead of

@@ -15,7 +15,7 @@ use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, open, openat2, readlinka
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, mkdirat, umask};
 use nix::unistd::{chdir, chroot, pivot_root, symlinkat};
-use workshop::{SyscallError, call};
+use workshop::{SyscallError, call, io_errno};
 
 pub use step02::pid::make_mounts_private;
 
@@ -466,10 +466,6 @@ pub fn bind_text(target: &str, contents: &str) -> Result<(), SyscallError> {
 // ANCHOR_END: bind_text
 
 static RUN_MOUNTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn io_errno(err: std::io::Error) -> nix::errno::Errno {
-    nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
-}
 
 fn mkdir(path: &Path, mode: u32) -> Result<(), SyscallError> {
     let old_umask = umask(Mode::empty());

@@ -360,8 +360,7 @@ fn refuse_redirects(name: &str) -> Result<(), SyscallError> {
             continue;
         }
         workshop::call("write", format!("{knob:?}, \"0\""), || {
-            std::fs::write(&knob, "0")
-                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            std::fs::write(&knob, "0").map_err(workshop::io_errno)
         })?;
     }
     Ok(())

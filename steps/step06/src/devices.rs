@@ -115,8 +115,7 @@ pub fn restrict_v1(dir: &Path, rules: &[Rule]) -> Result<(), SyscallError> {
 
 fn write(path: &Path, value: &str) -> Result<(), SyscallError> {
     call("write", format!("{path:?}, {value:?}"), || {
-        std::fs::write(path, value)
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        std::fs::write(path, value).map_err(workshop::io_errno)
     })
 }
 

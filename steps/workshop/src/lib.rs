@@ -17,4 +17,4 @@ pub mod exit;
 pub mod explain;
 pub mod sys;
 
-pub use sys::{SyscallError, call};
+pub use sys::{SyscallError, call, io_errno};

@@ -28,7 +28,7 @@
 //!    `workshop::exit::code_of` (its exit code, or 128+N if signal N killed it).
 //!
 //! Make every syscall through `workshop::call(name, args, || nix_call)`, so
-//! `-v` narrates it and a failure names it.
+//! `-x` narrates it and a failure names it.
 //!
 //! Done when `cargo test -p ex02` passes: the same checks as step02 (an
 //! orphan is reaped, SIGTERM and SIGINT reach the command, 128+N, ...).

@@ -3,7 +3,7 @@
 // that is step02's with your `init` in place of its own. You do not need to
 // change this file.
 //
-// It keeps step02's contract: `ex02 [--hostname NAME] [-v] [COMMAND...]`,
+// It keeps step02's contract: `ex02 [--hostname NAME] [-x] [COMMAND...]`,
 // the command's exit status (128+N for a signal), 125 when the runtime fails.
 
 /// step02's `pid` module, with your [`init`](crate::init::init) in place of

@@ -3,7 +3,7 @@
 // that is step03's with your `pivot_into` in place of its own. You do not
 // need to change this file.
 //
-// It keeps step03's contract: `ex03 [--rootfs DIR] [--hostname NAME] [-v]
+// It keeps step03's contract: `ex03 [--rootfs DIR] [--hostname NAME] [-x]
 // [COMMAND...]`, the command's exit status, 125 when the runtime fails.
 
 /// step03's `mount` module, with your [`pivot_into`](crate::pivot::pivot_into)

@@ -4,7 +4,7 @@
 // not need to change this file.
 //
 // It keeps step04's contract: `ex04 [--network veth|none] [--rootfs DIR]
-// [--hostname NAME] [-v] [COMMAND...]`, the command's exit status, 125 when
+// [--hostname NAME] [-x] [COMMAND...]`, the command's exit status, 125 when
 // the runtime fails.
 
 /// step04's `net` module, with your

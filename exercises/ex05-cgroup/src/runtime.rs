@@ -4,7 +4,7 @@
 // need to change this file.
 //
 // It keeps step05's contract: `ex05 [--memory SIZE] [--cpus N] [--pids N]
-// [--network veth|none] [--rootfs DIR] [--hostname NAME] [-v] [COMMAND...]`,
+// [--network veth|none] [--rootfs DIR] [--hostname NAME] [-x] [COMMAND...]`,
 // the command's exit status (137 after an OOM kill), 125 when the runtime
 // fails.
 

@@ -5,7 +5,7 @@
 //
 // It keeps step06's contract: `ex06 [--cap-add CAP] [--cap-drop CAP]
 // [--memory SIZE] [--cpus N] [--pids N] [--network veth|none] [--rootfs DIR]
-// [--hostname NAME] [-v] [COMMAND...]`, the command's exit status, 125 when
+// [--hostname NAME] [-x] [COMMAND...]`, the command's exit status, 125 when
 // the runtime fails.
 
 /// What the runtime uses of step06's `caps` module, yours in place of the

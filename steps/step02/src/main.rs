@@ -18,7 +18,7 @@ use workshop::cli::Base;
     version,
     after_help = "Examples:\n  \
     cargo run -p step02 -- ps              # only the container's processes\n  \
-    cargo run -p step02 -- -v sh -c 'echo $$; sleep 1 & exit 3'"
+    cargo run -p step02 -- -x sh -c 'echo $$; sleep 1 & exit 3'"
 )]
 struct Args {
     #[command(flatten)]

@@ -19,7 +19,7 @@ use workshop::cli::Base;
     version,
     after_help = "Examples:\n  \
     cargo run -p step03 -- cat /etc/os-release        # Alpine, not the host\n  \
-    cargo run -p step03 -- --rootfs /tmp/rootfs -v ls /\n\
+    cargo run -p step03 -- --rootfs /tmp/rootfs -x ls /\n\
     The rootfs is fetched on first use; or fetch it yourself:\n  \
     cargo run -p rootfs-fetcher"
 )]

@@ -1,4 +1,4 @@
-//! `-v/--explain`: print every syscall as it is made.
+//! `-x/--explain`: print every syscall as it is made.
 //!
 //! The narration goes to stderr, one line per call:
 //!

@@ -16,7 +16,7 @@ mod cgroup {
     pub use crate::limits::Cgroup;
     pub use step05::cgroup::*;
 }
-use step05::{mount, net, pid, uts};
+use step05::{clone_into_cgroup, mount, net, pid, uts};
 
 use clap::Parser;
 use step05::cgroup::LimitsOpt;

@@ -19,7 +19,7 @@ mod caps {
     // calls step06's `apply` (the command's sets are yours).
     pub use step06::caps::confine_init;
 }
-use step06::{cgroup, devices, environ, masked, mount, net, pid, tty, uts};
+use step06::{cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, tty, uts};
 
 use clap::Parser;
 use step06::caps::CapsOpt;

@@ -29,7 +29,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     let signals = pid::block_signals()?;
     let sync = pid::SyncPipe::new()?;
     let namespaces = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS;
-    match pid::clone3(namespaces, None)? {
+    match pid::clone3(namespaces, ())? {
         None => container(cfg, sync, &signals),
         Some(child) => {
             sync.release(&[])?;
@@ -49,7 +49,7 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         uts::set_hostname(&cfg.hostname)?;
         pid::make_mounts_private()?;
         pid::mount_proc()?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

@@ -36,7 +36,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC;
-    match pid::clone3(namespaces, None)? {
+    match pid::clone3(namespaces, ())? {
         None => container(cfg, sync, &signals),
         Some(child) => {
             sync.release(&[])?;
@@ -59,7 +59,7 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::pivot_into(&cfg.rootfs)?;
         mount::mount_proc()?;
         mount::mount_sys()?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

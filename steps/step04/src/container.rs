@@ -41,7 +41,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWNET;
-    let Some(child) = pid::clone3(namespaces, None)? else {
+    let Some(child) = pid::clone3(namespaces, ())? else {
         container(cfg, sync, &signals)
     };
     // The child now sits in its new, empty network namespace, waiting.
@@ -81,12 +81,12 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::mount_proc()?;
         mount::mount_sys()?;
         // `host` resolves to the host end; DNS servers as on the host.
-        mount::bind_text(
+        net::bind_text(
             "/etc/hosts",
             &net::hosts_file(&cfg.hostname, lease.as_ref()),
         )?;
-        mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        net::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

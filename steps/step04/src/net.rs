@@ -126,7 +126,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 use workshop::SyscallError;
 
-pub use etc::{HOST_NAME_IN_CONTAINER, hosts_file, resolv_conf};
+pub use etc::{HOST_NAME_IN_CONTAINER, bind_text, hosts_file, resolv_conf};
 use rtnl::Rtnl;
 
 /// The container's end of the pair.

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cgroup::{self, Cgroup, LimitsOpt};
+use crate::clone_into_cgroup::IntoCgroup;
 use crate::net::{self, Lease, Network};
 use crate::{mount, pid, uts};
 use nix::sched::CloneFlags;
@@ -51,7 +52,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWNET;
     // cgroup v2: the child is born inside the cgroup. v1 has no such thing:
     // the child is moved in below, while it waits on the sync pipe.
-    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd())? else {
+    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd().map(IntoCgroup))? else {
         container(cfg, sync, &signals)
     };
     let lease = match host_side(cfg, &cgroup, child) {
@@ -117,12 +118,12 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::mount_sys()?;
         cgroup::mount_namespaced()?;
         // `host` resolves to the host end; DNS servers as on the host.
-        mount::bind_text(
+        net::bind_text(
             "/etc/hosts",
             &net::hosts_file(&cfg.hostname, lease.as_ref()),
         )?;
-        mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        net::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

@@ -5,7 +5,7 @@ mod container;
 // The chapters' modules, named at the crate root so that container.rs
 // says `crate::pid` etc.: an exercise compiles this same container.rs
 // with its own module in place of one of them.
-use step05::{cgroup, mount, net, pid, uts};
+use step05::{cgroup, clone_into_cgroup, mount, net, pid, uts};
 
 use clap::Parser;
 use step05::cgroup::LimitsOpt;

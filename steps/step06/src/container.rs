@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use crate::caps;
 use crate::cgroup::{self, Cgroup, LimitsOpt};
+use crate::clone_into_cgroup::IntoCgroup;
 use crate::net::{self, Lease, Network};
 use crate::tty::{self, ConsoleSocket, RawMode, Relay, Stdio};
 use crate::{devices, environ, masked, mount, pid, uts};
@@ -80,7 +81,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWNET;
     // cgroup v2: the child is born inside the cgroup. v1 has no such thing:
     // the child is moved in below, while it waits on the sync pipe.
-    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd())? else {
+    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd().map(IntoCgroup))? else {
         container(cfg, sync, &signals, console, relay)
     };
     let mut copying = relay.start(cfg.stdio.stdin);
@@ -207,42 +208,54 @@ fn container(
         // With capabilities cut, these stay as they are: /proc/sys read-only,
         // the masked paths unreadable, and no device node the container
         // makes on its own mounts can be opened.
-        mount::protect_proc()?;
+        masked::protect_proc()?;
         masked::mask_paths()?;
-        mount::root_nodev()?;
+        devices::root_nodev()?;
         // `host` resolves to the host end; DNS servers as on the host.
-        mount::bind_text(
+        net::bind_text(
             "/etc/hosts",
             &net::hosts_file(&cfg.hostname, lease.as_ref()),
         )?;
-        mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
+        net::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
         // -t: the container's own terminal, made from its devpts; the host
         // terminal PID 1 still held is replaced by it.
         if let Some(console) = console {
             let slave = console.send_pty()?;
             tty::install(slave.as_fd(), &[0, 1, 2])?;
         }
-        let tty = cfg.stdio.tty;
         // The command, in its own process, gives up its privileges just
         // before exec; then PID 1 gives up its own.
-        Ok(pid::init_then(
-            &cfg.argv,
-            signals,
-            || {
-                if tty {
-                    tty::take_terminal()?;
-                } else {
-                    tty::new_session()?;
-                }
-                environ::apply(&cfg.env);
-                Ok(caps::apply(&cfg.caps)?)
-            },
-            || Ok(caps::confine_init(&cfg.caps)?),
-        ))
+        Ok(pid::init_with(&cfg.argv, signals, &Defaults { cfg }))
     })();
     workshop::exit::child_finish(result)
 }
 // ANCHOR_END: container
+
+// ANCHOR: hooks
+/// Docker's defaults that are applied after PID 1 forks the command, through
+/// chapter 2's hooks: in the command's process just before exec, and in PID 1
+/// once the command has started.
+struct Defaults<'a> {
+    cfg: &'a Config,
+}
+
+impl pid::InitHooks for Defaults<'_> {
+    fn before_exec(&self) -> anyhow::Result<()> {
+        if self.cfg.stdio.tty {
+            tty::take_terminal()?;
+        } else {
+            tty::new_session()?;
+        }
+        environ::apply(&self.cfg.env);
+        // Last: the capability sets, then no_new_privs.
+        Ok(caps::apply(&self.cfg.caps)?)
+    }
+
+    fn after_start(&self) -> anyhow::Result<()> {
+        Ok(caps::confine_init(&self.cfg.caps)?)
+    }
+}
+// ANCHOR_END: hooks
 
 fn lease_from(payload: &[u8]) -> Option<Lease> {
     payload.try_into().ok().map(Lease::from_bytes)

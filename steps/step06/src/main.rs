@@ -5,7 +5,9 @@ mod container;
 // The chapters' modules, named at the crate root so that container.rs
 // says `crate::pid` etc.: an exercise compiles this same container.rs
 // with its own module in place of one of them.
-use step06::{caps, cgroup, devices, environ, masked, mount, net, pid, tty, uts};
+use step06::{
+    caps, cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, tty, uts,
+};
 
 use clap::Parser;
 use step06::caps::CapsOpt;

@@ -13,11 +13,9 @@ mod mount {
     pub use crate::pivot::pivot_into;
     pub use step03::mount::*;
 }
-use step03::{pid, uts};
+use step03::{pid, rootfs, uts};
 
 use clap::Parser;
-use step03::rootfs::RootfsOpt;
-use workshop::cli::Base;
 
 /// Runs COMMAND inside the rootfs (your pivot_root), with its own PID, mount,
 /// UTS and IPC namespaces, a fresh /proc, a minimal /dev and a read-only /sys
@@ -26,23 +24,16 @@ use workshop::cli::Base;
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Args {
     #[command(flatten)]
-    rootfs: RootfsOpt,
-    #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init(env!("CARGO_BIN_NAME"), args.base.explain);
+    workshop::explain::init(env!("CARGO_BIN_NAME"), args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    let rootfs = step03::rootfs::resolve(&args.rootfs)?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-        rootfs,
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

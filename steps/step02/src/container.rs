@@ -15,12 +15,31 @@
 use crate::{pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
 pub struct Config {
     pub hostname: String,
     pub argv: Vec<String>,
+}
+
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        Ok(Config {
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+        })
+    }
 }
 
 // ANCHOR: run

@@ -15,10 +15,12 @@
 
 use std::path::PathBuf;
 
-use crate::net::{self, Lease, Network};
+use crate::net::{self, Lease, Network, NetworkOpt};
+use crate::rootfs::{self, RootfsOpt};
 use crate::{mount, pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -29,6 +31,32 @@ pub struct Config {
     pub network: Network,
     /// The host's /etc/resolv.conf, read before the pivot hides it.
     pub host_resolv: String,
+}
+
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub network: NetworkOpt,
+    #[command(flatten)]
+    pub rootfs: RootfsOpt,
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for. Finds the rootfs (fetching the default one
+    /// on first use) before anything is created.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        Ok(Config {
+            rootfs: rootfs::resolve(&opts.rootfs)?,
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+            network: opts.network.network,
+            host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        })
+    }
 }
 
 // ANCHOR: run

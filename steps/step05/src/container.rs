@@ -17,10 +17,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cgroup::{self, Cgroup, LimitsOpt};
 use crate::clone_into_cgroup::IntoCgroup;
-use crate::net::{self, Lease, Network};
+use crate::net::{self, Lease, Network, NetworkOpt};
+use crate::rootfs::{self, RootfsOpt};
 use crate::{mount, pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -32,6 +34,35 @@ pub struct Config {
     /// The host's /etc/resolv.conf, read before the pivot hides it.
     pub host_resolv: String,
     pub limits: LimitsOpt,
+}
+
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub limits: LimitsOpt,
+    #[command(flatten)]
+    pub network: NetworkOpt,
+    #[command(flatten)]
+    pub rootfs: RootfsOpt,
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for. Finds the rootfs (fetching the default one
+    /// on first use) before anything is created.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        Ok(Config {
+            rootfs: rootfs::resolve(&opts.rootfs)?,
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+            network: opts.network.network,
+            host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            limits: opts.limits,
+        })
+    }
 }
 
 // ANCHOR: run

@@ -26,15 +26,18 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::caps;
+use crate::caps::{self, CapsOpt};
 use crate::cgroup::{self, Cgroup, LimitsOpt};
 use crate::clone_into_cgroup::IntoCgroup;
-use crate::net::{self, Lease, Network};
-use crate::tty::{self, ConsoleSocket, RawMode, Relay, Stdio};
+use crate::environ::EnvOpt;
+use crate::net::{self, Lease, Network, NetworkOpt};
+use crate::rootfs::{self, RootfsOpt};
+use crate::tty::{self, ConsoleSocket, RawMode, Relay, Stdio, TtyOpt};
 use crate::{devices, environ, masked, mount, pid, uts};
 use ::caps::CapsHashSet;
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -51,6 +54,55 @@ pub struct Config {
     pub stdio: Stdio,
     /// The command's whole environment.
     pub env: Vec<(String, String)>,
+}
+
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub tty: TtyOpt,
+    #[command(flatten)]
+    pub env: EnvOpt,
+    #[command(flatten)]
+    pub caps: CapsOpt,
+    #[command(flatten)]
+    pub limits: LimitsOpt,
+    #[command(flatten)]
+    pub network: NetworkOpt,
+    #[command(flatten)]
+    pub rootfs: RootfsOpt,
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for. Finds the rootfs (fetching the default one
+    /// on first use), decides about the terminal and builds the command's
+    /// environment before anything is created.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        let rootfs = rootfs::resolve(&opts.rootfs)?;
+        let stdio = tty::resolve(&opts.tty, tty::is_terminal(0)).map_err(anyhow::Error::msg)?;
+        let env = environ::resolve(
+            &opts.env,
+            &opts.base.hostname,
+            stdio.tty,
+            |key| std::env::var(key).ok(),
+            |path| std::fs::read_to_string(path),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok(Config {
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+            rootfs,
+            network: opts.network.network,
+            host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            limits: opts.limits,
+            caps: caps::resolve(&opts.caps),
+            stdio,
+            env,
+        })
+    }
 }
 
 // ANCHOR: run

@@ -101,7 +101,7 @@ pub fn clone3(namespaces: CloneFlags, extra: impl CloneExtra) -> anyhow::Result<
         ..CloneArgs::default()
     };
     let (more_flags, fields) = extra.add_to(&mut args);
-    let mut shown = format!("flags={}", flag_names(namespaces));
+    let mut shown = format!("flags={}", explain::clone_flags(namespaces));
     if !more_flags.is_empty() {
         shown.push_str(&format!("|{more_flags}"));
     }
@@ -150,28 +150,6 @@ pub fn single_threaded() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// `CLONE_NEWUTS|CLONE_NEWPID|...` for the narration.
-pub fn flag_names(flags: CloneFlags) -> String {
-    let names: Vec<&str> = [
-        (CloneFlags::CLONE_NEWNS, "CLONE_NEWNS"),
-        (CloneFlags::CLONE_NEWUTS, "CLONE_NEWUTS"),
-        (CloneFlags::CLONE_NEWIPC, "CLONE_NEWIPC"),
-        (CloneFlags::CLONE_NEWPID, "CLONE_NEWPID"),
-        (CloneFlags::CLONE_NEWNET, "CLONE_NEWNET"),
-        (CloneFlags::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
-        (CloneFlags::CLONE_NEWUSER, "CLONE_NEWUSER"),
-    ]
-    .into_iter()
-    .filter(|(f, _)| flags.contains(*f))
-    .map(|(_, n)| n)
-    .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
-    }
 }
 
 // ANCHOR: sync_pipe

@@ -203,17 +203,7 @@ fn try_kind(kind: &Kind) -> Result<String, String> {
         }
         // step03 makes every mount private before pivot_root; check that works too.
         "mnt" => {
-            use nix::mount::{MsFlags, mount};
-            call("mount", "NULL, \"/\", NULL, MS_REC|MS_PRIVATE", || {
-                mount(
-                    None::<&str>,
-                    "/",
-                    None::<&str>,
-                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                    None::<&str>,
-                )
-            })
-            .map_err(|e| e.to_string())?;
+            step05::pid::make_mounts_private().map_err(|e| e.to_string())?;
             Ok(format!("{works}; making / private inside it too"))
         }
         _ => Ok(works),

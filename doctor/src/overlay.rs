@@ -76,16 +76,7 @@ fn try_mount(dir: &Path) -> Result<String, String> {
     })
     .map_err(err)?;
     // Without this a shared / would propagate our mounts back to the host.
-    call("mount", "NULL, \"/\", NULL, MS_REC|MS_PRIVATE", || {
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-    })
-    .map_err(err)?;
+    step05::pid::make_mounts_private().map_err(err)?;
     // overlayfs refuses some upper filesystems; tmpfs is always fine.
     call("mount", format!("\"tmpfs\", {dir:?}, \"tmpfs\""), || {
         mount(

@@ -29,7 +29,7 @@ pub struct BenchArgs {
     /// Measured runs per runtime (after 5 warm-up runs each).
     #[arg(long, default_value_t = 200)]
     runs: usize,
-    /// Runs of `step06 -v` for the breakdown.
+    /// Runs of `step06 -x` for the breakdown.
     #[arg(long, default_value_t = 100)]
     breakdown_runs: usize,
     /// Runs of each unpacker (rootfs-fetcher --from-file and tar xzf).
@@ -203,7 +203,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     report.push_str(&breakdown(
         &step(
             "step06",
-            &["-v", "--network", "veth", "--memory", "64m", "--pids", "64"],
+            &["-x", "--network", "veth", "--memory", "64m", "--pids", "64"],
         ),
         args.breakdown_runs,
     )?);
@@ -230,14 +230,7 @@ fn enter_private_cgroup_view() -> anyhow::Result<String> {
         return Ok("cgroups: as the host has them (no hybrid workaround needed)".into());
     }
     unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("mount(/, MS_REC|MS_PRIVATE)")?;
+    step02::pid::make_mounts_private()?;
     mount(
         Some("tmpfs"),
         unified,
@@ -415,7 +408,7 @@ fn breakdown(argv: &[String], runs: usize) -> anyhow::Result<String> {
             .output()?;
         let wall = started.elapsed().as_secs_f64() * 1e3;
         if !out.status.success() {
-            bail!("step06 -v failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!("step06 -x failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         totals.push(wall);
         let mut last: BTreeMap<String, f64> = BTreeMap::new();
@@ -449,7 +442,7 @@ fn breakdown(argv: &[String], runs: usize) -> anyhow::Result<String> {
     }
     let total = stats(&totals).median;
     let mut out = format!(
-        "\nWhere step06's time goes (--network veth --memory 64m --pids 64, {runs} runs of -v; median ms per phase,\n\
+        "\nWhere step06's time goes (--network veth --memory 64m --pids 64, {runs} runs of -x; median ms per phase,\n\
          the parent's and the child's phases overlap only while the parent waits):\n\n"
     );
     let mut rows: Vec<(&str, Stats)> = phases.iter().map(|(k, v)| (*k, stats(v))).collect();
@@ -466,7 +459,7 @@ fn breakdown(argv: &[String], runs: usize) -> anyhow::Result<String> {
     let _ = writeln!(
         out,
         "  {:<48} {:>7.3} ms",
-        "total wall time (median, with -v)", total
+        "total wall time (median, with -x)", total
     );
     if !procs_writes.is_empty() {
         let st = stats(&procs_writes);

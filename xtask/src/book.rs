@@ -920,7 +920,7 @@ pub const RECORDINGS: &[Recording] = &[
     rec("doctor.txt", "cargo run -q -p doctor", "doctor", &[]).no_rootfs().with_status(),
     rec("intro-step06.txt", "cargo run -q -p step06 -- --memory 64m --pids 32 --hostname web-1 sh -c 'hostname; ps; ip -o -4 addr'", "step06", &["--memory", "64m", "--pids", "32", "--hostname", "web-1", "sh", "-c", "hostname; ps; ip -o -4 addr"]),
     // chapter 1
-    rec("step01-hostname.txt", "cargo run -q -p step01 -- -v --hostname box-1 hostname", "step01", &["-v", "--hostname", "box-1", "hostname"]),
+    rec("step01-hostname.txt", "cargo run -q -p step01 -- -x --hostname box-1 hostname", "step01", &["-x", "--hostname", "box-1", "hostname"]),
     rec("step01-experiment.txt", "cargo run -q -p step01 -- --hostname box-1 sleep 5", "step01", &["--hostname", "box-1", "sleep", "5"]).probing(&[
         "hostname",
         "readlink /proc/$PID/ns/uts /proc/self/ns/uts",
@@ -928,7 +928,7 @@ pub const RECORDINGS: &[Recording] = &[
         "lsns --type uts --output NS,TYPE,NPROCS,PID,COMMAND",
     ]),
     // chapter 2
-    rec("step02-ps.txt", "cargo run -q -p step02 -- -v ps", "step02", &["-v", "ps"]),
+    rec("step02-ps.txt", "cargo run -q -p step02 -- -x ps", "step02", &["-x", "ps"]),
     rec("step02-status.txt", "cargo run -q -p step02 -- sh -c 'sleep 1 & exit 3'", "step02", &["sh", "-c", "sleep 1 & exit 3"]).with_status(),
     rec("step02-experiment.txt", "cargo run -q -p step02 -- sleep 5", "step02", &["sleep", "5"]).probing(&[
         "grep -E '^(Name|NSpid)' /proc/$PID/status",
@@ -937,7 +937,7 @@ pub const RECORDINGS: &[Recording] = &[
         "nsenter --target $PID --pid --mount ps -o pid,comm",
     ]),
     // chapter 3
-    rec("step03-ls.txt", "cargo run -q -p step03 -- -v ls /", "step03", &["-v", "ls", "/"]),
+    rec("step03-ls.txt", "cargo run -q -p step03 -- -x ls /", "step03", &["-x", "ls", "/"]),
     rec("step03-mounts.txt", "cargo run -q -p step03 -- cat /proc/self/mountinfo", "step03", &["cat", "/proc/self/mountinfo"]),
     rec("step03-experiment.txt", "cargo run -q -p step03 -- sleep 5", "step03", &["sleep", "5"]).probing(&[
         "ls /proc/$PID/root",
@@ -955,7 +955,7 @@ pub const RECORDINGS: &[Recording] = &[
     rec("error-bad-memory.txt", "cargo run -q -p step05 -- --memory 12XB true", "step05", &["--memory", "12XB", "true"]).with_status(),
     rec("error-bad-cap.txt", "cargo run -q -p step06 -- --cap-add bogus true", "step06", &["--cap-add", "bogus", "true"]).with_status(),
     // chapter 4
-    rec("step04-ip.txt", "cargo run -q -p step04 -- -v ip addr", "step04", &["-v", "ip", "addr"]),
+    rec("step04-ip.txt", "cargo run -q -p step04 -- -x ip addr", "step04", &["-x", "ip", "addr"]),
     rec("step04-ping.txt", "cargo run -q -p step04 -- ping -c 1 host", "step04", &["ping", "-c", "1", "host"]),
     rec("step04-none.txt", "cargo run -q -p step04 -- --network none ip addr", "step04", &["--network", "none", "ip", "addr"]),
     rec("step04-experiment.txt", "cargo run -q -p step04 -- sleep 5", "step04", &["sleep", "5"]).probing(&[
@@ -965,7 +965,7 @@ pub const RECORDINGS: &[Recording] = &[
         "nsenter --target $PID --net ip route",
     ]),
     // chapter 5
-    rec("step05-limits.txt", "cargo run -q -p step05 -- -v --memory 64m --cpus 0.5 --pids 32 true", "step05", &["-v", "--memory", "64m", "--cpus", "0.5", "--pids", "32", "true"]),
+    rec("step05-limits.txt", "cargo run -q -p step05 -- -x --memory 64m --cpus 0.5 --pids 32 true", "step05", &["-x", "--memory", "64m", "--cpus", "0.5", "--pids", "32", "true"]),
     rec("step05-oom.txt", "cargo run -q -p step05 -- --memory 16m sh -c 'x=$(head -c 64m /dev/zero | tr \"\\0\" a); echo ${#x}'", "step05", &["--memory", "16m", "sh", "-c", "x=$(head -c 64m /dev/zero | tr \"\\0\" a); echo ${#x}"]).with_status(),
     rec("step05-pids.txt", "cargo run -q -p step05 -- --pids 8 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait'", "step05", &["--pids", "8", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait"]).with_status(),
     rec("step05-experiment.txt", "cargo run -q -p step05 -- --memory 64m --cpus 0.5 --pids 32 sleep 5", "step05", &["--memory", "64m", "--cpus", "0.5", "--pids", "32", "sleep", "5"]).probing(&[
@@ -973,10 +973,10 @@ pub const RECORDINGS: &[Recording] = &[
         "find /sys/fs/cgroup -path \"*/contain-rs-workshop/ws-$RUNTIME/*\" \\( -name memory.max -o -name memory.limit_in_bytes -o -name cpu.max -o -name cpu.cfs_quota_us -o -name 'pids.*' \\) -exec grep -H . {} +",
     ]),
     // chapter 6
-    rec("step06-caps.txt", "cargo run -q -p step06 -- -v --network none grep -E 'Cap|NoNewPrivs' /proc/self/status", "step06", &["-v", "--network", "none", "grep", "-E", "Cap|NoNewPrivs", "/proc/self/status"]),
+    rec("step06-caps.txt", "cargo run -q -p step06 -- -x --network none grep -E 'Cap|NoNewPrivs' /proc/self/status", "step06", &["-x", "--network", "none", "grep", "-E", "Cap|NoNewPrivs", "/proc/self/status"]),
     rec("step06-hostname.txt", "cargo run -q -p step06 -- hostname x", "step06", &["hostname", "x"]).with_status(),
     rec("step06-cap-add.txt", "cargo run -q -p step06 -- --cap-add SYS_ADMIN sh -c 'hostname x && hostname'", "step06", &["--cap-add", "SYS_ADMIN", "sh", "-c", "hostname x && hostname"]),
-    rec("step06-defaults.txt", "cargo run -q -p step06 -- -v --network none -e GREETING=hi sh -c 'env; cat /proc/self/cgroup | head -3; wc -c < /proc/keys'", "step06", &["-v", "--network", "none", "-e", "GREETING=hi", "sh", "-c", "env; cat /proc/self/cgroup | head -3; wc -c < /proc/keys"]),
+    rec("step06-defaults.txt", "cargo run -q -p step06 -- -x --network none -e GREETING=hi sh -c 'env; cat /proc/self/cgroup | head -3; wc -c < /proc/keys'", "step06", &["-x", "--network", "none", "-e", "GREETING=hi", "sh", "-c", "env; cat /proc/self/cgroup | head -3; wc -c < /proc/keys"]),
     rec("step06-devices.txt", "cargo run -q -p step06 -- --cap-add SYS_ADMIN sh -c 'mkdir /tmp/d && mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/kmsg c 1 11 && head -c 64 /tmp/d/kmsg'", "step06", &["--cap-add", "SYS_ADMIN", "sh", "-c", "mkdir /tmp/d && mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/kmsg c 1 11 && head -c 64 /tmp/d/kmsg"]).with_status(),
     rec("step06-experiment.txt", "cargo run -q -p step06 -- sleep 5", "step06", &["sleep", "5"]).probing(&[
         "grep -E 'Cap|NoNewPrivs' /proc/$PID/status",

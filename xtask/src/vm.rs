@@ -120,11 +120,11 @@ pub fn run(args: VmArgs) -> Result<()> {
 }
 
 /// The command init.sh records for chapter 6 (keep in step with init.sh).
-const RECORDED: &str = "step06 -v --network none --cap-add SYS_ADMIN sh -c 'cat /proc/self/cgroup; \
+const RECORDED: &str = "step06 -x --network none --cap-add SYS_ADMIN sh -c 'cat /proc/self/cgroup; \
 grep \" /sys/fs/cgroup \" /proc/self/mountinfo | cut -d\" \" -f5,6; mkdir /tmp/d && \
 mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/kmsg c 1 11 && head -c 64 /tmp/d/kmsg'";
 
-/// Writes the VM's `RECORD` lines (a -v run of step06 on cgroup v2) to
+/// Writes the VM's `RECORD` lines (a -x run of step06 on cgroup v2) to
 /// book/src/generated/step06-v2.txt, which chapter 6 includes; nothing when
 /// step06 was not asked for.
 fn write_recording(log: &Path, release: &str) -> Result<()> {

@@ -137,9 +137,9 @@ if [ -n "$args" ]; then
 fi
 
 # The book's cgroup v2 recording of chapter 6 (book/src/generated/step06-v2.txt):
-# one -v run, each line prefixed RECORD, which vm-test writes out.
+# one -x run, each line prefixed RECORD, which vm-test writes out.
 if has " $STEPS " " 6 " && [ -x /bin/step06 ]; then
-    step06 --rootfs /rootfs -v --network none --cap-add SYS_ADMIN sh -c \
+    step06 --rootfs /rootfs -x --network none --cap-add SYS_ADMIN sh -c \
         'cat /proc/self/cgroup; grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f5,6; mkdir /tmp/d && mount -t tmpfs -o dev none /tmp/d && mknod /tmp/d/kmsg c 1 11 && head -c 64 /tmp/d/kmsg' \
         </dev/null >/tmp/rec 2>&1
     echo "exit status $?" >>/tmp/rec

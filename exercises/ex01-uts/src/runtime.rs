@@ -2,7 +2,7 @@
 // (`include!`d by both `main.rs`): step01's `main.rs`, with `step01::uts`
 // replaced by your module `uts`. You do not need to change this file.
 //
-// It keeps step01's contract: `ex01 [--hostname NAME] [-v] [COMMAND...]`,
+// It keeps step01's contract: `ex01 [--hostname NAME] [-x] [COMMAND...]`,
 // the command's exit status, 125 when the runtime fails.
 
 use clap::Parser;

@@ -3,7 +3,7 @@
 // that is step02's with your `init` in place of its own. You do not need to
 // change this file.
 //
-// It keeps step02's contract: `ex02 [--hostname NAME] [-v] [COMMAND...]`,
+// It keeps step02's contract: `ex02 [--hostname NAME] [-x] [COMMAND...]`,
 // the command's exit status (128+N for a signal), 125 when the runtime fails.
 
 /// step02's `pid` module, with your [`init`](crate::init::init) in place of
@@ -16,7 +16,6 @@ mod pid {
 use step02::uts;
 
 use clap::Parser;
-use workshop::cli::Base;
 
 /// Runs COMMAND as PID 2 of a new PID namespace, under your init (PID 1),
 /// with a fresh /proc and its own hostname (exercise 2).
@@ -24,19 +23,16 @@ use workshop::cli::Base;
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Args {
     #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init(env!("CARGO_BIN_NAME"), args.base.explain);
+    workshop::explain::init(env!("CARGO_BIN_NAME"), args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

@@ -3,7 +3,7 @@
 // that is step03's with your `pivot_into` in place of its own. You do not
 // need to change this file.
 //
-// It keeps step03's contract: `ex03 [--rootfs DIR] [--hostname NAME] [-v]
+// It keeps step03's contract: `ex03 [--rootfs DIR] [--hostname NAME] [-x]
 // [COMMAND...]`, the command's exit status, 125 when the runtime fails.
 
 /// step03's `mount` module, with your [`pivot_into`](crate::pivot::pivot_into)
@@ -13,11 +13,9 @@ mod mount {
     pub use crate::pivot::pivot_into;
     pub use step03::mount::*;
 }
-use step03::{pid, uts};
+use step03::{pid, rootfs, uts};
 
 use clap::Parser;
-use step03::rootfs::RootfsOpt;
-use workshop::cli::Base;
 
 /// Runs COMMAND inside the rootfs (your pivot_root), with its own PID, mount,
 /// UTS and IPC namespaces, a fresh /proc, a minimal /dev and a read-only /sys
@@ -26,23 +24,16 @@ use workshop::cli::Base;
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Args {
     #[command(flatten)]
-    rootfs: RootfsOpt,
-    #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init(env!("CARGO_BIN_NAME"), args.base.explain);
+    workshop::explain::init(env!("CARGO_BIN_NAME"), args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    let rootfs = step03::rootfs::resolve(&args.rootfs)?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-        rootfs,
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

@@ -4,7 +4,7 @@
 // not need to change this file.
 //
 // It keeps step04's contract: `ex04 [--network veth|none] [--rootfs DIR]
-// [--hostname NAME] [-v] [COMMAND...]`, the command's exit status, 125 when
+// [--hostname NAME] [-x] [COMMAND...]`, the command's exit status, 125 when
 // the runtime fails.
 
 /// step04's `net` module, with your
@@ -15,12 +15,9 @@ mod net {
     pub use crate::wire::setup_container;
     pub use step04::net::*;
 }
-use step04::{mount, pid, uts};
+use step04::{mount, pid, rootfs, uts};
 
 use clap::Parser;
-use step04::net::NetworkOpt;
-use step04::rootfs::RootfsOpt;
-use workshop::cli::Base;
 
 /// Runs COMMAND in its own network namespace too: with `--network veth`
 /// (the default) it gets eth0 at 10.200.x.2/30 (your code), wired to a host
@@ -30,27 +27,16 @@ use workshop::cli::Base;
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Args {
     #[command(flatten)]
-    network: NetworkOpt,
-    #[command(flatten)]
-    rootfs: RootfsOpt,
-    #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init(env!("CARGO_BIN_NAME"), args.base.explain);
+    workshop::explain::init(env!("CARGO_BIN_NAME"), args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    let rootfs = step04::rootfs::resolve(&args.rootfs)?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-        rootfs,
-        network: args.network.network,
-        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

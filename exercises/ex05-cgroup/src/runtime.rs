@@ -4,7 +4,7 @@
 // need to change this file.
 //
 // It keeps step05's contract: `ex05 [--memory SIZE] [--cpus N] [--pids N]
-// [--network veth|none] [--rootfs DIR] [--hostname NAME] [-v] [COMMAND...]`,
+// [--network veth|none] [--rootfs DIR] [--hostname NAME] [-x] [COMMAND...]`,
 // the command's exit status (137 after an OOM kill), 125 when the runtime
 // fails.
 
@@ -16,13 +16,9 @@ mod cgroup {
     pub use crate::limits::Cgroup;
     pub use step05::cgroup::*;
 }
-use step05::{mount, net, pid, uts};
+use step05::{clone_into_cgroup, mount, net, pid, rootfs, uts};
 
 use clap::Parser;
-use step05::cgroup::LimitsOpt;
-use step05::net::NetworkOpt;
-use step05::rootfs::RootfsOpt;
-use workshop::cli::Base;
 
 /// Runs COMMAND inside a cgroup of its own (your code), with the limits
 /// given: memory (OOM-killed past it, exit 137), CPU time (throttled past
@@ -31,30 +27,16 @@ use workshop::cli::Base;
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Args {
     #[command(flatten)]
-    limits: LimitsOpt,
-    #[command(flatten)]
-    network: NetworkOpt,
-    #[command(flatten)]
-    rootfs: RootfsOpt,
-    #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init(env!("CARGO_BIN_NAME"), args.base.explain);
+    workshop::explain::init(env!("CARGO_BIN_NAME"), args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    let rootfs = step05::rootfs::resolve(&args.rootfs)?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-        rootfs,
-        network: args.network.network,
-        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        limits: args.limits,
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

@@ -12,7 +12,7 @@
 //! 2. Set the hostname inside it: `sethostname(2)`.
 //!
 //! Make every syscall through `workshop::call(name, args, || nix_call)`: with
-//! `-v` it prints the call as it is made, and a failure becomes a
+//! `-x` it prints the call as it is made, and a failure becomes a
 //! `SyscallError` that names the call, its arguments and the errno. `nix`
 //! has both calls (`nix::sched::unshare`, `nix::unistd::sethostname`).
 //!

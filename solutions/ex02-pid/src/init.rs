@@ -28,7 +28,7 @@
 //!    `workshop::exit::code_of` (its exit code, or 128+N if signal N killed it).
 //!
 //! Make every syscall through `workshop::call(name, args, || nix_call)`, so
-//! `-v` narrates it and a failure names it.
+//! `-x` narrates it and a failure names it.
 //!
 //! Done when `cargo test -p ex02` passes: the same checks as step02 (an
 //! orphan is reaped, SIGTERM and SIGINT reach the command, 128+N, ...).
@@ -46,14 +46,9 @@ use workshop::{call, exit};
 /// PID 1 of the container: starts the command, then forwards signals to it
 /// and reaps zombies until it ends. Returns the exit status for PID 1 to
 /// exit with: the command's own, or 128+N if signal N killed it.
-/// `before_exec` runs in the command's process just before `execvp`.
-pub fn init(
-    argv: &[String],
-    signals: &SigSet,
-    before_exec: impl FnOnce() -> anyhow::Result<()>,
-) -> i32 {
+pub fn init(argv: &[String], signals: &SigSet) -> i32 {
     // Given: fork the command (PID 2). Only PID 1 comes back here.
-    let command = match start_command(argv, before_exec) {
+    let command = match start_command(argv) {
         Ok(pid) => pid,
         Err(code) => return code,
     };
@@ -93,10 +88,7 @@ pub fn init(
 
 /// Forks: the child becomes the command (and never returns), the parent gets
 /// its PID. `Err(status)` if the fork failed.
-fn start_command(
-    argv: &[String],
-    before_exec: impl FnOnce() -> anyhow::Result<()>,
-) -> Result<Pid, i32> {
+fn start_command(argv: &[String]) -> Result<Pid, i32> {
     // SAFETY: PID 1 is single-threaded; the child only sets itself up and execs.
     let forked = match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(0),
@@ -106,9 +98,6 @@ fn start_command(
     match forked {
         Ok(0) => {
             explain::set_role(Role::Command);
-            if let Err(err) = before_exec() {
-                exit::child_finish(Err(err));
-            }
             workshop::exec::exec_command(argv)
         }
         Ok(pid) => Ok(Pid::from_raw(pid)),

@@ -24,7 +24,7 @@
 //! 5. `chdir("/")`: the command must start in the new `/`.
 //!
 //! Make every syscall through `workshop::call(name, args, || nix_call)`, so
-//! `-v` narrates it and a failure names it (`workshop`'s hint table already
+//! `-x` narrates it and a failure names it (`workshop`'s hint table already
 //! knows what `pivot_root: EINVAL` usually means). `nix` has every call:
 //! `nix::mount::{mount, umount2}`, `nix::unistd::{chdir, pivot_root}`.
 //!

@@ -28,7 +28,7 @@
 //! for the namespace it was *created* in: open yours here, inside
 //! (`Rtnl::open()`). Send each message with
 //! `nl.request("netlink RTM_...", args, message, flags)`: it narrates the
-//! request under `-v` and turns a refusal into an error that names it.
+//! request under `-x` and turns a refusal into an error that names it.
 //! (`rtnl` is step04's own netlink client, `steps/step04/src/net/rtnl.rs`.)
 //!
 //! Done when `cargo test -p ex04` passes: the same checks as step04 (lo and

@@ -27,7 +27,7 @@
 //! The `caps` crate has every capability call (`caps::drop`, `caps::clear`,
 //! `caps::set` with a `caps::CapSet`), `nix` has no_new_privs
 //! (`nix::sys::prctl::set_no_new_privs`). Make every call through
-//! `workshop::call(name, args, || ...)` so `-v` narrates it; the closure
+//! `workshop::call(name, args, || ...)` so `-x` narrates it; the closure
 //! returns a `nix::Result`, so turn a `caps` error into the errno it left:
 //! `.map_err(|_| nix::errno::Errno::last())`.
 //!

@@ -10,7 +10,7 @@ use workshop::cli::Base;
     version,
     after_help = "Examples:\n  \
     cargo run -p step01 -- --hostname box-1 hostname     # prints box-1; the host keeps its name\n  \
-    cargo run -p step01 -- -v                            # a shell, narrating each syscall"
+    cargo run -p step01 -- -x                            # a shell, narrating each syscall"
 )]
 struct Args {
     #[command(flatten)]

@@ -15,6 +15,7 @@
 use crate::{pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -23,13 +24,31 @@ pub struct Config {
     pub argv: Vec<String>,
 }
 
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        Ok(Config {
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+        })
+    }
+}
+
 // ANCHOR: run
 /// Runs one container and returns the exit status for the runtime.
 pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     let signals = pid::block_signals()?;
     let sync = pid::SyncPipe::new()?;
     let namespaces = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS;
-    match pid::clone3(namespaces, None)? {
+    match pid::clone3(namespaces, ())? {
         None => container(cfg, sync, &signals),
         Some(child) => {
             sync.release(&[])?;
@@ -49,7 +68,7 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         uts::set_hostname(&cfg.hostname)?;
         pid::make_mounts_private()?;
         pid::mount_proc()?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

@@ -8,7 +8,6 @@ mod container;
 use step02::{pid, uts};
 
 use clap::Parser;
-use workshop::cli::Base;
 
 /// Runs COMMAND as PID 2 of a new PID namespace, under a small init (PID 1)
 /// that forwards signals and reaps zombies, with a fresh /proc and its own hostname.
@@ -18,23 +17,20 @@ use workshop::cli::Base;
     version,
     after_help = "Examples:\n  \
     cargo run -p step02 -- ps              # only the container's processes\n  \
-    cargo run -p step02 -- -v sh -c 'echo $$; sleep 1 & exit 3'"
+    cargo run -p step02 -- -x sh -c 'echo $$; sleep 1 & exit 3'"
 )]
 struct Args {
     #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init("step02", args.base.explain);
+    workshop::explain::init("step02", args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

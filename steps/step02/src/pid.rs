@@ -14,10 +14,13 @@
 //! - [`supervise`]: the parent waits for the container and forwards signals;
 //! - [`init`]: PID 1's duties inside: start the command, forward signals to
 //!   it, and reap every zombie;
-//! - [`make_mounts_private`] and [`mount_proc`]: a fresh `/proc`.
+//! - [`make_mounts_private`] and [`mount_proc`]: a fresh `/proc`;
+//! - [`CloneExtra`] and [`InitHooks`]: the places where later steps add to
+//!   `clone3` and to PID 1's life, so that each step's change is its own
+//!   chapter and nothing else.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -27,7 +30,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use workshop::explain::{self, Role};
-use workshop::{SyscallError, call, exit};
+use workshop::{SyscallError, call, exit, io_errno};
 
 /// Signals the runtime passes on to the command instead of dying of them.
 pub const FORWARDED: [Signal; 6] = [
@@ -39,55 +42,82 @@ pub const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
-/// `CLONE_INTO_CGROUP` (Linux 5.7): start the child inside a cgroup. Used from step05.
-pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// `struct clone_args` of clone3(2), version 2 (88 bytes, with `cgroup`).
+/// `struct clone_args` of clone3(2), as the kernel lays it out (version 2,
+/// 88 bytes). This step fills `flags` and `exit_signal`; a later step fills
+/// more through a [`CloneExtra`].
 #[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
+#[derive(Debug, Default)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// What a later step asks of `clone3` beyond the namespaces: more flags,
+/// and the fields of [`CloneArgs`] those flags read. `()` asks for nothing
+/// more, and so does `None`.
+pub trait CloneExtra {
+    /// Sets what it adds in `args`, and says what that is for the
+    /// narration: the names of the flags it added (`"CLONE_FOO"`), and the
+    /// other fields it set (`"foo=1"`); empty for none.
+    fn add_to(&self, args: &mut CloneArgs) -> (&'static str, String);
+}
+
+impl CloneExtra for () {
+    fn add_to(&self, _args: &mut CloneArgs) -> (&'static str, String) {
+        ("", String::new())
+    }
+}
+
+impl<T: CloneExtra> CloneExtra for Option<T> {
+    fn add_to(&self, args: &mut CloneArgs) -> (&'static str, String) {
+        match self {
+            Some(extra) => extra.add_to(args),
+            None => ("", String::new()),
+        }
+    }
 }
 
 // ANCHOR: clone3
 /// Creates a child process inside new namespaces, like `fork` does: returns
-/// `Some(child)` in the parent and `None` in the child. With `cgroup`, the
-/// child starts inside that cgroup (CLONE_INTO_CGROUP, step05).
+/// `Some(child)` in the parent and `None` in the child. `extra` is what a
+/// later step adds to the call (`()` here).
 ///
 /// The child is a copy of this single-threaded process; it must not return
 /// into the parent's code paths, only run the container and `_exit`.
-pub fn clone3(
-    namespaces: CloneFlags,
-    cgroup: Option<BorrowedFd<'_>>,
-) -> Result<Option<Pid>, SyscallError> {
+pub fn clone3(namespaces: CloneFlags, extra: impl CloneExtra) -> anyhow::Result<Option<Pid>> {
     let mut args = CloneArgs {
         flags: namespaces.bits() as u64,
         // SIGCHLD, as for fork: the parent is told when the child ends.
         exit_signal: Signal::SIGCHLD as u64,
         ..CloneArgs::default()
     };
-    let mut shown = format!("flags={}", flag_names(namespaces));
-    if let Some(fd) = cgroup {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = fd.as_raw_fd() as u64;
-        shown.push_str(&format!("|CLONE_INTO_CGROUP, cgroup=fd {}", fd.as_raw_fd()));
+    let (more_flags, fields) = extra.add_to(&mut args);
+    let mut shown = format!("flags={}", explain::clone_flags(namespaces));
+    if !more_flags.is_empty() {
+        shown.push_str(&format!("|{more_flags}"));
+    }
+    if !fields.is_empty() {
+        shown.push_str(&format!(", {fields}"));
     }
     shown.push_str(", exit_signal=SIGCHLD");
+    // The child gets a copy of this thread only. A lock that another thread
+    // held at that moment (the allocator's, stdout's) stays locked in the
+    // child for ever, so we must be the only thread: checked, not assumed.
+    single_threaded()?;
     // SAFETY: clone3 with no stack behaves like fork: the child gets a copy
     // of our memory and returns here with 0. `args` outlives the call and its
-    // size is passed with it. We are single-threaded at this point (the
-    // fetcher joins its threads before returning), so no lock can be held by
-    // a thread that does not exist in the child.
+    // size is passed with it. We are the process's only thread (checked just
+    // above), so no lock can be held by a thread that does not exist in the
+    // child.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -98,32 +128,28 @@ pub fn clone3(
     if rc == 0 {
         return Ok(None); // the child: it has no role yet, so it says nothing
     }
-    call("clone3", shown, || {
+    Ok(call("clone3", shown, || {
         Errno::result(rc).map(|pid| Some(Pid::from_raw(pid as i32)))
-    })
+    })?)
 }
 // ANCHOR_END: clone3
 
-/// `CLONE_NEWUTS|CLONE_NEWPID|...` for the narration.
-pub fn flag_names(flags: CloneFlags) -> String {
-    let names: Vec<&str> = [
-        (CloneFlags::CLONE_NEWNS, "CLONE_NEWNS"),
-        (CloneFlags::CLONE_NEWUTS, "CLONE_NEWUTS"),
-        (CloneFlags::CLONE_NEWIPC, "CLONE_NEWIPC"),
-        (CloneFlags::CLONE_NEWPID, "CLONE_NEWPID"),
-        (CloneFlags::CLONE_NEWNET, "CLONE_NEWNET"),
-        (CloneFlags::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
-        (CloneFlags::CLONE_NEWUSER, "CLONE_NEWUSER"),
-    ]
-    .into_iter()
-    .filter(|(f, _)| flags.contains(*f))
-    .map(|(_, n)| n)
-    .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
+/// Fails unless the calling process has exactly one thread, as `fork` and
+/// `clone3` need (see [`clone3`]): one entry in `/proc/self/task`.
+pub fn single_threaded() -> anyhow::Result<()> {
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map_err(|err| {
+            anyhow::anyhow!("cannot count this process's threads in /proc/self/task: {err}")
+        })?
+        .count();
+    if threads != 1 {
+        anyhow::bail!(
+            "the runtime has {threads} threads (/proc/self/task) where clone3 needs exactly one: \
+             the child would be a copy of this thread alone, and a lock another thread holds \
+             would stay locked in it; this is a bug in the runtime, please report it"
+        );
     }
+    Ok(())
 }
 
 // ANCHOR: sync_pipe
@@ -180,10 +206,6 @@ impl SyncPipe {
     }
 }
 // ANCHOR_END: sync_pipe
-
-fn io_errno(err: std::io::Error) -> Errno {
-    Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
-}
 
 /// Blocks the forwarded signals and SIGCHLD, so they queue up until
 /// [`supervise`] or [`init`] waits for them with `sigwait` instead of
@@ -244,6 +266,41 @@ pub fn supervise(child: Pid, signals: &SigSet) -> Result<i32, SyscallError> {
 }
 // ANCHOR_END: supervise
 
+// ANCHOR: hooks
+/// What a later step does at the two points of PID 1's life that chapter 2
+/// leaves empty: in the command's own process just before `execvp`, and in
+/// PID 1 once the command has started. Both do nothing unless a step says
+/// otherwise. `()` is no hooks; a pair `(a, b)` runs `a`'s, then `b`'s, so a
+/// step can append its work to the previous step's.
+pub trait InitHooks {
+    /// In the command's process (PID 2), after `fork`, just before `execvp`.
+    /// An error ends that process with status 125; the command never runs.
+    fn before_exec(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// In PID 1, once the command's process exists. An error kills the
+    /// command, and PID 1 exits with status 125.
+    fn after_start(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+impl InitHooks for () {}
+
+impl<A: InitHooks, B: InitHooks> InitHooks for (A, B) {
+    fn before_exec(&self) -> anyhow::Result<()> {
+        self.0.before_exec()?;
+        self.1.before_exec()
+    }
+
+    fn after_start(&self) -> anyhow::Result<()> {
+        self.0.after_start()?;
+        self.1.after_start()
+    }
+}
+// ANCHOR_END: hooks
+
 // ANCHOR: init
 /// PID 1 of the container: starts the command, then forwards signals to it
 /// and reaps zombies until it ends. Returns the exit status for PID 1 to
@@ -260,26 +317,13 @@ pub fn supervise(child: Pid, signals: &SigSet) -> Result<i32, SyscallError> {
 ///   does nothing to a command that never installed a SIGTERM handler.
 ///
 /// So PID 1 is this small loop, and the command runs as PID 2.
-/// `before_exec` runs in the command's process just before `execvp`
-/// (step06 drops capabilities there).
-pub fn init(
-    argv: &[String],
-    signals: &SigSet,
-    before_exec: impl FnOnce() -> anyhow::Result<()>,
-) -> i32 {
-    init_then(argv, signals, before_exec, || Ok(()))
+pub fn init(argv: &[String], signals: &SigSet) -> i32 {
+    init_with(argv, signals, &())
 }
 
-/// [`init`], with `after_start` run by PID 1 itself once the command has
-/// started: step06 gives up PID 1's own privileges there, which it could
-/// not do earlier (the command's process, forked from it, still needs them
-/// to set itself up). If `after_start` fails, the command is killed.
-pub fn init_then(
-    argv: &[String],
-    signals: &SigSet,
-    before_exec: impl FnOnce() -> anyhow::Result<()>,
-    after_start: impl FnOnce() -> anyhow::Result<()>,
-) -> i32 {
+/// [`init`], with a later step's [`InitHooks`] run in the command's process
+/// and in PID 1.
+pub fn init_with(argv: &[String], signals: &SigSet, hooks: &impl InitHooks) -> i32 {
     // SAFETY: PID 1 is single-threaded; the child only sets itself up and execs.
     let forked = match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(0),
@@ -289,7 +333,7 @@ pub fn init_then(
     let command = match forked {
         Ok(0) => {
             explain::set_role(Role::Command);
-            if let Err(err) = before_exec() {
+            if let Err(err) = hooks.before_exec() {
                 exit::child_finish(Err(err));
             }
             workshop::exec::exec_command(argv)
@@ -300,7 +344,7 @@ pub fn init_then(
             return exit::RUNTIME_FAILED;
         }
     };
-    if let Err(err) = after_start() {
+    if let Err(err) = hooks.after_start() {
         eprintln!("{}: {err:#}", explain::program());
         let _ = kill(command, Signal::SIGKILL);
         let _ = waitpid(command, None);
@@ -369,3 +413,142 @@ pub fn mount_proc() -> Result<(), SyscallError> {
     )
 }
 // ANCHOR_END: proc
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// A second thread, parked until the guard is dropped.
+    fn another_thread() -> impl Drop {
+        struct Parked(
+            Option<std::thread::JoinHandle<()>>,
+            std::sync::mpsc::Sender<()>,
+        );
+        impl Drop for Parked {
+            fn drop(&mut self) {
+                let _ = self.1.send(());
+                if let Some(handle) = self.0.take() {
+                    let _ = handle.join();
+                }
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let parked = std::thread::spawn(move || {
+            let _ = rx.recv();
+        });
+        Parked(Some(parked), tx)
+    }
+
+    #[test]
+    fn clone3_refuses_a_process_with_other_threads() {
+        // The test harness has threads of its own; one more makes sure.
+        let _parked = another_thread();
+        let err = single_threaded().unwrap_err().to_string();
+        assert!(err.contains("threads (/proc/self/task)"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        match clone3(CloneFlags::empty(), ()) {
+            Err(err) => assert!(
+                err.to_string().contains("clone3 needs exactly one"),
+                "{err}"
+            ),
+            Ok(None) => {
+                // The check let a copy of this thread through: end it here.
+                // SAFETY: _exit ends the copy; nothing of the harness runs.
+                unsafe { libc::_exit(99) }
+            }
+            Ok(Some(child)) => {
+                let _ = waitpid(child, None);
+                panic!("clone3 made a child from a process with other threads");
+            }
+        }
+    }
+
+    #[test]
+    fn a_process_of_one_thread_passes_the_check() {
+        // A forked child is a process of one thread: the one that forked.
+        // SAFETY: the child only reads /proc and calls _exit.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let code = if single_threaded().is_ok() { 0 } else { 1 };
+                // SAFETY: _exit ends the child; nothing of the harness runs.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => {
+                let status = waitpid(child, None).unwrap();
+                assert_eq!(
+                    status,
+                    WaitStatus::Exited(child, 0),
+                    "one thread, one task entry"
+                );
+            }
+        }
+    }
+
+    struct Log<'a>(&'a RefCell<Vec<String>>, &'static str);
+
+    impl InitHooks for Log<'_> {
+        fn before_exec(&self) -> anyhow::Result<()> {
+            self.0.borrow_mut().push(format!("{} before_exec", self.1));
+            Ok(())
+        }
+        fn after_start(&self) -> anyhow::Result<()> {
+            self.0.borrow_mut().push(format!("{} after_start", self.1));
+            Ok(())
+        }
+    }
+
+    struct Fails;
+
+    impl InitHooks for Fails {
+        fn before_exec(&self) -> anyhow::Result<()> {
+            anyhow::bail!("no")
+        }
+    }
+
+    #[test]
+    fn a_later_steps_hooks_run_after_the_earlier_ones() {
+        let log = RefCell::new(Vec::new());
+        let hooks = (Log(&log, "step06"), Log(&log, "step07"));
+        hooks.before_exec().unwrap();
+        hooks.after_start().unwrap();
+        assert_eq!(
+            *log.borrow(),
+            [
+                "step06 before_exec",
+                "step07 before_exec",
+                "step06 after_start",
+                "step07 after_start"
+            ]
+        );
+        // A failing hook stops the ones after it.
+        log.borrow_mut().clear();
+        assert!((Fails, Log(&log, "later")).before_exec().is_err());
+        assert!(log.borrow().is_empty());
+        // No hooks at all: nothing to do, nothing fails.
+        assert!(().before_exec().is_ok() && ().after_start().is_ok());
+    }
+
+    struct Extra;
+
+    impl CloneExtra for Extra {
+        fn add_to(&self, args: &mut CloneArgs) -> (&'static str, String) {
+            args.flags |= 1 << 40;
+            args.set_tid_size = 7;
+            ("CLONE_TEST", "set_tid_size=7".into())
+        }
+    }
+
+    #[test]
+    fn clone_extras_add_to_the_arguments() {
+        let mut args = CloneArgs::default();
+        assert_eq!(().add_to(&mut args), ("", String::new()));
+        assert_eq!(None::<Extra>.add_to(&mut args), ("", String::new()));
+        assert_eq!(args.flags, 0);
+        let shown = Some(Extra).add_to(&mut args);
+        assert_eq!(shown, ("CLONE_TEST", "set_tid_size=7".into()));
+        assert_eq!((args.flags, args.set_tid_size), (1 << 40, 7));
+        // The layout the kernel reads: version 2 of struct clone_args.
+        assert_eq!(std::mem::size_of::<CloneArgs>(), 88);
+    }
+}

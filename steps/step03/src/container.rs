@@ -15,9 +15,11 @@
 
 use std::path::PathBuf;
 
+use crate::rootfs::{self, RootfsOpt};
 use crate::{mount, pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -25,6 +27,28 @@ pub struct Config {
     pub hostname: String,
     pub argv: Vec<String>,
     pub rootfs: PathBuf,
+}
+
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub rootfs: RootfsOpt,
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for. Finds the rootfs (fetching the default one
+    /// on first use) before anything is created.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        Ok(Config {
+            rootfs: rootfs::resolve(&opts.rootfs)?,
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+        })
+    }
 }
 
 // ANCHOR: run
@@ -36,7 +60,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC;
-    match pid::clone3(namespaces, None)? {
+    match pid::clone3(namespaces, ())? {
         None => container(cfg, sync, &signals),
         Some(child) => {
             sync.release(&[])?;
@@ -59,7 +83,7 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::pivot_into(&cfg.rootfs)?;
         mount::mount_proc()?;
         mount::mount_sys()?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

@@ -15,7 +15,7 @@ use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, open, openat2, readlinka
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, mkdirat, umask};
 use nix::unistd::{chdir, chroot, pivot_root, symlinkat};
-use workshop::{SyscallError, call};
+use workshop::{SyscallError, call, io_errno};
 
 pub use step02::pid::make_mounts_private;
 
@@ -342,134 +342,6 @@ pub fn mount_sys() -> Result<(), SyscallError> {
     )
 }
 // ANCHOR_END: sys
-
-// ANCHOR: protect_proc
-/// The parts of `/proc` that change the whole machine, not just the
-/// container: sysctls (`/proc/sys/kernel/core_pattern` names a program the
-/// *host* runs as root on every crash, a classic escape), the SysRq trigger,
-/// interrupt and bus settings. Docker makes the same list read-only.
-pub const READONLY_PROC: [&str; 5] = [
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-    "/proc/irq",
-    "/proc/bus",
-    "/proc/fs",
-];
-
-/// Makes [`READONLY_PROC`] read-only inside the container. Once the
-/// command has lost CAP_SYS_ADMIN (step06) it cannot remount them.
-pub fn protect_proc() -> Result<(), SyscallError> {
-    for path in READONLY_PROC {
-        if std::fs::symlink_metadata(path).is_err() {
-            continue; // not in this kernel's /proc
-        }
-        // A bind mount of the path onto itself makes it a mount of its own;
-        // only a remount can then make that mount read-only (MS_RDONLY is
-        // ignored when the bind mount is created).
-        call(
-            "mount",
-            format!("{path:?}, {path:?}, NULL, MS_BIND|MS_REC"),
-            || {
-                mount(
-                    Some(path),
-                    path,
-                    None::<&str>,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None::<&str>,
-                )
-            },
-        )?;
-        let flags = MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | MsFlags::MS_RDONLY
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NODEV
-            | MsFlags::MS_NOEXEC;
-        call(
-            "mount",
-            format!(
-                "NULL, {path:?}, NULL, MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC"
-            ),
-            || mount(None::<&str>, path, None::<&str>, flags, None::<&str>),
-        )?;
-    }
-    Ok(())
-}
-// ANCHOR_END: protect_proc
-
-// ANCHOR: root_nodev
-/// Remounts the container's `/` `nodev`: a device node the container makes
-/// anywhere in the rootfs (`mknod /tmp/disk b 8 0`) cannot be opened. With
-/// `/dev`, `/dev/shm` and `/run` already `nodev`, no writable place is left
-/// where one could.
-pub fn root_nodev() -> Result<(), SyscallError> {
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV;
-    call(
-        "mount",
-        "NULL, \"/\", NULL, MS_BIND|MS_REMOUNT|MS_NODEV",
-        || mount(None::<&str>, "/", None::<&str>, flags, None::<&str>),
-    )
-}
-// ANCHOR_END: root_nodev
-
-// ANCHOR: bind_text
-/// Shows `contents` at `target` inside the container (its own `/etc/hosts`,
-/// say) without writing to the rootfs, which other containers share: the
-/// text goes into a file on a small tmpfs at `/run`, which is then
-/// bind-mounted over `target`. A bind mount needs something to cover, so a
-/// missing `target` is created empty (the only write to the rootfs).
-pub fn bind_text(target: &str, contents: &str) -> Result<(), SyscallError> {
-    if !RUN_MOUNTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        ensure_dir("/run")?;
-        call(
-            "mount",
-            "\"tmpfs\", \"/run\", \"tmpfs\", MS_NOSUID|MS_NODEV, \"mode=755,size=1m\"",
-            || {
-                mount(
-                    Some("tmpfs"),
-                    "/run",
-                    Some("tmpfs"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    Some("mode=755,size=1m"),
-                )
-            },
-        )?;
-    }
-    let name = target.trim_start_matches('/').replace('/', "-");
-    let source = format!("/run/{name}");
-    call(
-        "write",
-        format!("{source:?}, {} bytes", contents.len()),
-        || std::fs::write(&source, contents).map_err(io_errno),
-    )?;
-    if std::fs::symlink_metadata(target).is_err() {
-        call(
-            "open",
-            format!("{target:?}, O_CREAT|O_WRONLY, 0644"),
-            || std::fs::File::create(target).map(drop).map_err(io_errno),
-        )?;
-    }
-    call(
-        "mount",
-        format!("{source:?}, {target:?}, NULL, MS_BIND"),
-        || {
-            mount(
-                Some(source.as_str()),
-                target,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-        },
-    )
-}
-// ANCHOR_END: bind_text
-
-static RUN_MOUNTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn io_errno(err: std::io::Error) -> nix::errno::Errno {
-    nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
-}
 
 fn mkdir(path: &Path, mode: u32) -> Result<(), SyscallError> {
     let old_umask = umask(Mode::empty());

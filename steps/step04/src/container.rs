@@ -15,10 +15,12 @@
 
 use std::path::PathBuf;
 
-use crate::net::{self, Lease, Network};
+use crate::net::{self, Lease, Network, NetworkOpt};
+use crate::rootfs::{self, RootfsOpt};
 use crate::{mount, pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -31,6 +33,32 @@ pub struct Config {
     pub host_resolv: String,
 }
 
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub network: NetworkOpt,
+    #[command(flatten)]
+    pub rootfs: RootfsOpt,
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for. Finds the rootfs (fetching the default one
+    /// on first use) before anything is created.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        Ok(Config {
+            rootfs: rootfs::resolve(&opts.rootfs)?,
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+            network: opts.network.network,
+            host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        })
+    }
+}
+
 // ANCHOR: run
 /// Runs one container and returns the exit status for the runtime.
 pub fn run(cfg: &Config) -> anyhow::Result<i32> {
@@ -41,7 +69,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWNET;
-    let Some(child) = pid::clone3(namespaces, None)? else {
+    let Some(child) = pid::clone3(namespaces, ())? else {
         container(cfg, sync, &signals)
     };
     // The child now sits in its new, empty network namespace, waiting.
@@ -81,12 +109,12 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::mount_proc()?;
         mount::mount_sys()?;
         // `host` resolves to the host end; DNS servers as on the host.
-        mount::bind_text(
+        net::bind_text(
             "/etc/hosts",
             &net::hosts_file(&cfg.hostname, lease.as_ref()),
         )?;
-        mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        net::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

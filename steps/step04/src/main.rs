@@ -5,12 +5,9 @@ mod container;
 // The chapters' modules, named at the crate root so that container.rs
 // says `crate::pid` etc.: an exercise compiles this same container.rs
 // with its own module in place of one of them.
-use step04::{mount, net, pid, uts};
+use step04::{mount, net, pid, rootfs, uts};
 
 use clap::Parser;
-use step04::net::NetworkOpt;
-use step04::rootfs::RootfsOpt;
-use workshop::cli::Base;
 
 /// Runs COMMAND in its own network namespace too: with `--network veth`
 /// (the default) it gets eth0 at 10.200.x.2/30, wired to a host end at
@@ -26,27 +23,16 @@ use workshop::cli::Base;
 )]
 struct Args {
     #[command(flatten)]
-    network: NetworkOpt,
-    #[command(flatten)]
-    rootfs: RootfsOpt,
-    #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init("step04", args.base.explain);
+    workshop::explain::init("step04", args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    let rootfs = step04::rootfs::resolve(&args.rootfs)?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-        rootfs,
-        network: args.network.network,
-        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

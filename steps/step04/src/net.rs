@@ -126,7 +126,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 use workshop::SyscallError;
 
-pub use etc::{HOST_NAME_IN_CONTAINER, hosts_file, resolv_conf};
+pub use etc::{HOST_NAME_IN_CONTAINER, bind_text, hosts_file, resolv_conf};
 use rtnl::Rtnl;
 
 /// The container's end of the pair.
@@ -360,8 +360,7 @@ fn refuse_redirects(name: &str) -> Result<(), SyscallError> {
             continue;
         }
         workshop::call("write", format!("{knob:?}, \"0\""), || {
-            std::fs::write(&knob, "0")
-                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            std::fs::write(&knob, "0").map_err(workshop::io_errno)
         })?;
     }
     Ok(())

@@ -16,10 +16,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::cgroup::{self, Cgroup, LimitsOpt};
-use crate::net::{self, Lease, Network};
+use crate::clone_into_cgroup::IntoCgroup;
+use crate::net::{self, Lease, Network, NetworkOpt};
+use crate::rootfs::{self, RootfsOpt};
 use crate::{mount, pid, uts};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -31,6 +34,35 @@ pub struct Config {
     /// The host's /etc/resolv.conf, read before the pivot hides it.
     pub host_resolv: String,
     pub limits: LimitsOpt,
+}
+
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub limits: LimitsOpt,
+    #[command(flatten)]
+    pub network: NetworkOpt,
+    #[command(flatten)]
+    pub rootfs: RootfsOpt,
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for. Finds the rootfs (fetching the default one
+    /// on first use) before anything is created.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        Ok(Config {
+            rootfs: rootfs::resolve(&opts.rootfs)?,
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+            network: opts.network.network,
+            host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            limits: opts.limits,
+        })
+    }
 }
 
 // ANCHOR: run
@@ -51,7 +83,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWNET;
     // cgroup v2: the child is born inside the cgroup. v1 has no such thing:
     // the child is moved in below, while it waits on the sync pipe.
-    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd())? else {
+    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd().map(IntoCgroup))? else {
         container(cfg, sync, &signals)
     };
     let lease = match host_side(cfg, &cgroup, child) {
@@ -117,12 +149,12 @@ fn container(cfg: &Config, sync: pid::SyncPipe, signals: &SigSet) -> ! {
         mount::mount_sys()?;
         cgroup::mount_namespaced()?;
         // `host` resolves to the host end; DNS servers as on the host.
-        mount::bind_text(
+        net::bind_text(
             "/etc/hosts",
             &net::hosts_file(&cfg.hostname, lease.as_ref()),
         )?;
-        mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
-        Ok(pid::init(&cfg.argv, signals, || Ok(())))
+        net::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
+        Ok(pid::init(&cfg.argv, signals))
     })();
     workshop::exit::child_finish(result)
 }

@@ -5,13 +5,9 @@ mod container;
 // The chapters' modules, named at the crate root so that container.rs
 // says `crate::pid` etc.: an exercise compiles this same container.rs
 // with its own module in place of one of them.
-use step05::{cgroup, mount, net, pid, uts};
+use step05::{cgroup, clone_into_cgroup, mount, net, pid, rootfs, uts};
 
 use clap::Parser;
-use step05::cgroup::LimitsOpt;
-use step05::net::NetworkOpt;
-use step05::rootfs::RootfsOpt;
-use workshop::cli::Base;
 
 /// Runs COMMAND inside a cgroup of its own, with the limits given: memory
 /// (OOM-killed past it, exit 137), CPU time (throttled past it) and the
@@ -28,30 +24,16 @@ use workshop::cli::Base;
 )]
 struct Args {
     #[command(flatten)]
-    limits: LimitsOpt,
-    #[command(flatten)]
-    network: NetworkOpt,
-    #[command(flatten)]
-    rootfs: RootfsOpt,
-    #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init("step05", args.base.explain);
+    workshop::explain::init("step05", args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    let rootfs = step05::rootfs::resolve(&args.rootfs)?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-        rootfs,
-        network: args.network.network,
-        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        limits: args.limits,
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

@@ -64,7 +64,11 @@ const TESTS: &[(&str, fn())] = &[
 ];
 
 fn main() -> std::process::ExitCode {
-    let args = libtest_mimic::Arguments::from_args();
+    let mut args = libtest_mimic::Arguments::from_args();
+    // One test calls step02's clone3, which refuses to copy a process that
+    // has other threads (the copy would hold their locks): so the tests run
+    // one after the other, on the main thread, as libtest-mimic does with 1.
+    args.test_threads = Some(1);
     // Where this host's mode rules the tests out, say why, once.
     let not_here = match detect(root()) {
         Ok(Mode::Hybrid | Mode::V1) => None,
@@ -492,7 +496,8 @@ fn v2_backend_on_the_hybrid_hosts_unified_mount() {
     );
     let argv = [arg0.as_ptr(), arg1.as_ptr(), std::ptr::null()];
     // step02's own clone3, with the leaf's fd: CLONE_INTO_CGROUP.
-    let forked = step05::pid::clone3(nix::sched::CloneFlags::empty(), Some(fd))
+    let into = step05::clone_into_cgroup::IntoCgroup(fd);
+    let forked = step05::pid::clone3(nix::sched::CloneFlags::empty(), into)
         .expect("clone3(CLONE_INTO_CGROUP)");
     let Some(pid) = forked else {
         // SAFETY: the forked child only calls execv and _exit, both

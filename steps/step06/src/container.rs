@@ -26,14 +26,18 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::caps;
+use crate::caps::{self, CapsOpt};
 use crate::cgroup::{self, Cgroup, LimitsOpt};
-use crate::net::{self, Lease, Network};
-use crate::tty::{self, ConsoleSocket, RawMode, Relay, Stdio};
+use crate::clone_into_cgroup::IntoCgroup;
+use crate::environ::EnvOpt;
+use crate::net::{self, Lease, Network, NetworkOpt};
+use crate::rootfs::{self, RootfsOpt};
+use crate::tty::{self, ConsoleSocket, RawMode, Relay, Stdio, TtyOpt};
 use crate::{devices, environ, masked, mount, pid, uts};
 use ::caps::CapsHashSet;
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
+use workshop::cli::Base;
 use workshop::explain::{self, Role};
 
 /// What the user asked for.
@@ -50,6 +54,55 @@ pub struct Config {
     pub stdio: Stdio,
     /// The command's whole environment.
     pub env: Vec<(String, String)>,
+}
+
+// This step's flags, in the order `--help` lists them: `main.rs` (and an
+// exercise's runtime) flattens them into its command line.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    #[command(flatten)]
+    pub tty: TtyOpt,
+    #[command(flatten)]
+    pub env: EnvOpt,
+    #[command(flatten)]
+    pub caps: CapsOpt,
+    #[command(flatten)]
+    pub limits: LimitsOpt,
+    #[command(flatten)]
+    pub network: NetworkOpt,
+    #[command(flatten)]
+    pub rootfs: RootfsOpt,
+    #[command(flatten)]
+    pub base: Base,
+}
+
+impl Config {
+    /// What the flags ask for. Finds the rootfs (fetching the default one
+    /// on first use), decides about the terminal and builds the command's
+    /// environment before anything is created.
+    pub fn from_options(opts: Options) -> anyhow::Result<Config> {
+        let rootfs = rootfs::resolve(&opts.rootfs)?;
+        let stdio = tty::resolve(&opts.tty, tty::is_terminal(0)).map_err(anyhow::Error::msg)?;
+        let env = environ::resolve(
+            &opts.env,
+            &opts.base.hostname,
+            stdio.tty,
+            |key| std::env::var(key).ok(),
+            |path| std::fs::read_to_string(path),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok(Config {
+            argv: opts.base.argv(),
+            hostname: opts.base.hostname,
+            rootfs,
+            network: opts.network.network,
+            host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            limits: opts.limits,
+            caps: caps::resolve(&opts.caps),
+            stdio,
+            env,
+        })
+    }
 }
 
 // ANCHOR: run
@@ -80,7 +133,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
         | CloneFlags::CLONE_NEWNET;
     // cgroup v2: the child is born inside the cgroup. v1 has no such thing:
     // the child is moved in below, while it waits on the sync pipe.
-    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd())? else {
+    let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd().map(IntoCgroup))? else {
         container(cfg, sync, &signals, console, relay)
     };
     let mut copying = relay.start(cfg.stdio.stdin);
@@ -207,42 +260,54 @@ fn container(
         // With capabilities cut, these stay as they are: /proc/sys read-only,
         // the masked paths unreadable, and no device node the container
         // makes on its own mounts can be opened.
-        mount::protect_proc()?;
+        masked::protect_proc()?;
         masked::mask_paths()?;
-        mount::root_nodev()?;
+        devices::root_nodev()?;
         // `host` resolves to the host end; DNS servers as on the host.
-        mount::bind_text(
+        net::bind_text(
             "/etc/hosts",
             &net::hosts_file(&cfg.hostname, lease.as_ref()),
         )?;
-        mount::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
+        net::bind_text("/etc/resolv.conf", &net::resolv_conf(&cfg.host_resolv))?;
         // -t: the container's own terminal, made from its devpts; the host
         // terminal PID 1 still held is replaced by it.
         if let Some(console) = console {
             let slave = console.send_pty()?;
             tty::install(slave.as_fd(), &[0, 1, 2])?;
         }
-        let tty = cfg.stdio.tty;
         // The command, in its own process, gives up its privileges just
         // before exec; then PID 1 gives up its own.
-        Ok(pid::init_then(
-            &cfg.argv,
-            signals,
-            || {
-                if tty {
-                    tty::take_terminal()?;
-                } else {
-                    tty::new_session()?;
-                }
-                environ::apply(&cfg.env);
-                Ok(caps::apply(&cfg.caps)?)
-            },
-            || Ok(caps::confine_init(&cfg.caps)?),
-        ))
+        Ok(pid::init_with(&cfg.argv, signals, &Defaults { cfg }))
     })();
     workshop::exit::child_finish(result)
 }
 // ANCHOR_END: container
+
+// ANCHOR: hooks
+/// Docker's defaults that are applied after PID 1 forks the command, through
+/// chapter 2's hooks: in the command's process just before exec, and in PID 1
+/// once the command has started.
+struct Defaults<'a> {
+    cfg: &'a Config,
+}
+
+impl pid::InitHooks for Defaults<'_> {
+    fn before_exec(&self) -> anyhow::Result<()> {
+        if self.cfg.stdio.tty {
+            tty::take_terminal()?;
+        } else {
+            tty::new_session()?;
+        }
+        environ::apply(&self.cfg.env);
+        // Last: the capability sets, then no_new_privs.
+        Ok(caps::apply(&self.cfg.caps)?)
+    }
+
+    fn after_start(&self) -> anyhow::Result<()> {
+        Ok(caps::confine_init(&self.cfg.caps)?)
+    }
+}
+// ANCHOR_END: hooks
 
 fn lease_from(payload: &[u8]) -> Option<Lease> {
     payload.try_into().ok().map(Lease::from_bytes)

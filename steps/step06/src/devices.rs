@@ -19,6 +19,10 @@
 //!
 //! The rules are Docker's default ([`ALLOWED`]): any node may be *made*, but
 //! only the harmless ones and the container's own terminals opened.
+//!
+//! Mount flags still lock the common case, without relying on the cgroup:
+//! [`root_nodev`] remounts the container's `/` `nodev`, so a node made
+//! anywhere in the rootfs does not open even where the rules would allow it.
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -26,6 +30,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::mount::{MsFlags, mount};
 use nix::sys::stat::Mode as Mode_;
 use workshop::{SyscallError, call};
 
@@ -115,8 +120,7 @@ pub fn restrict_v1(dir: &Path, rules: &[Rule]) -> Result<(), SyscallError> {
 
 fn write(path: &Path, value: &str) -> Result<(), SyscallError> {
     call("write", format!("{path:?}, {value:?}"), || {
-        std::fs::write(path, value)
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        std::fs::write(path, value).map_err(workshop::io_errno)
     })
 }
 
@@ -354,6 +358,21 @@ pub fn restrict(cgroup: &Cgroup) -> Result<(), SyscallError> {
     }
 }
 // ANCHOR_END: restrict
+
+// ANCHOR: root_nodev
+/// Remounts the container's `/` `nodev`: a device node the container makes
+/// anywhere in the rootfs (`mknod /tmp/disk b 8 0`) cannot be opened. With
+/// `/dev`, `/dev/shm` and `/run` already `nodev`, no writable place is left
+/// where one could.
+pub fn root_nodev() -> Result<(), SyscallError> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV;
+    call(
+        "mount",
+        "NULL, \"/\", NULL, MS_BIND|MS_REMOUNT|MS_NODEV",
+        || mount(None::<&str>, "/", None::<&str>, flags, None::<&str>),
+    )
+}
+// ANCHOR_END: root_nodev
 
 #[cfg(test)]
 mod tests {

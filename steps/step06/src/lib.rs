@@ -10,4 +10,4 @@ pub mod devices;
 pub mod environ;
 pub mod masked;
 pub mod tty;
-pub use step05::{cgroup, mount, net, pid, rootfs, uts};
+pub use step05::{cgroup, clone_into_cgroup, mount, net, pid, rootfs, uts};

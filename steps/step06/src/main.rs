@@ -5,16 +5,11 @@ mod container;
 // The chapters' modules, named at the crate root so that container.rs
 // says `crate::pid` etc.: an exercise compiles this same container.rs
 // with its own module in place of one of them.
-use step06::{caps, cgroup, devices, environ, masked, mount, net, pid, tty, uts};
+use step06::{
+    caps, cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, rootfs, tty, uts,
+};
 
 use clap::Parser;
-use step06::caps::CapsOpt;
-use step06::cgroup::LimitsOpt;
-use step06::environ::EnvOpt;
-use step06::net::NetworkOpt;
-use step06::rootfs::RootfsOpt;
-use step06::tty::TtyOpt;
-use workshop::cli::Base;
 
 /// Runs COMMAND as step05 does, but with Docker's defaults: Docker's
 /// capability set instead of all of root's (the rest dropped from the
@@ -35,48 +30,16 @@ use workshop::cli::Base;
 )]
 struct Args {
     #[command(flatten)]
-    tty: TtyOpt,
-    #[command(flatten)]
-    env: EnvOpt,
-    #[command(flatten)]
-    caps: CapsOpt,
-    #[command(flatten)]
-    limits: LimitsOpt,
-    #[command(flatten)]
-    network: NetworkOpt,
-    #[command(flatten)]
-    rootfs: RootfsOpt,
-    #[command(flatten)]
-    base: Base,
+    options: container::Options,
 }
 
 fn main() {
     let args: Args = workshop::cli::parse();
-    workshop::explain::init("step06", args.base.explain);
+    workshop::explain::init("step06", args.options.base.explain);
     workshop::exit::finish(run(args));
 }
 
 fn run(args: Args) -> anyhow::Result<i32> {
     workshop::cli::require_root()?;
-    let rootfs = step06::rootfs::resolve(&args.rootfs)?;
-    let stdio = tty::resolve(&args.tty, tty::is_terminal(0)).map_err(anyhow::Error::msg)?;
-    let env = environ::resolve(
-        &args.env,
-        &args.base.hostname,
-        stdio.tty,
-        |key| std::env::var(key).ok(),
-        |path| std::fs::read_to_string(path),
-    )
-    .map_err(anyhow::Error::msg)?;
-    container::run(&container::Config {
-        argv: args.base.argv(),
-        hostname: args.base.hostname,
-        rootfs,
-        network: args.network.network,
-        host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        limits: args.limits,
-        caps: step06::caps::resolve(&args.caps),
-        stdio,
-        env,
-    })
+    container::run(&container::Config::from_options(args.options)?)
 }

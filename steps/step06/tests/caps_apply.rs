@@ -144,7 +144,7 @@ fn docker_default_survives_execve_and_forbids_sethostname() {
     // rename the host.
     assert!(r.output.contains("sethostname=failed"), "{}", r.output);
     assert!(!r.output.contains("hostname-now=probe-x"), "{}", r.output);
-    // -v narrates each call, in the order of the lesson.
+    // -x narrates each call, in the order of the lesson.
     let order = [
         "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0",
         "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) = 0",

@@ -3,15 +3,16 @@
 
 use clap::{Args, Parser};
 
-/// `--hostname`, `-v/--explain` and the command: present from step01 on.
+/// `--hostname`, `-x/--explain` and the command: present from step01 on.
 #[derive(Args, Debug, Clone)]
 pub struct Base {
     /// Hostname inside the container (at most 64 bytes).
     #[arg(long, default_value = "container", value_parser = parse_hostname)]
     pub hostname: String,
 
-    /// Print every syscall as it is made: name, arguments, result, in order.
-    #[arg(short = 'v', long)]
+    /// Print every syscall as it is made: name, arguments, result, in order
+    /// (`-x` as in `sh -x`; `-v` is left to mean a volume, as in docker).
+    #[arg(short = 'x', long)]
     pub explain: bool,
 
     /// The command to run inside the container and its arguments
@@ -92,6 +93,26 @@ pub fn require_root() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Parser, Debug)]
+    struct Step {
+        #[command(flatten)]
+        base: Base,
+    }
+
+    #[test]
+    fn explain_is_dash_x_and_dash_v_is_not_taken() {
+        let short = Step::try_parse_from(["step", "-x", "true"]).unwrap();
+        assert!(short.base.explain);
+        assert_eq!(short.base.command, ["true"]);
+        let long = Step::try_parse_from(["step", "--explain", "true"]).unwrap();
+        assert!(long.base.explain);
+        let quiet = Step::try_parse_from(["step", "true"]).unwrap();
+        assert!(!quiet.base.explain);
+        // docker's `-v` means a volume: no step may give it another meaning.
+        let err = Step::try_parse_from(["step", "-v", "true"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
 
     #[test]
     fn hostnames_are_checked_like_the_kernel_does() {

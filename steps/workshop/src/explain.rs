@@ -1,4 +1,4 @@
-//! `-v/--explain`: print every syscall as it is made.
+//! `-x/--explain`: print every syscall as it is made.
 //!
 //! The narration goes to stderr, one line per call:
 //!
@@ -116,6 +116,30 @@ pub fn write_all_unlocked(fd: std::os::fd::RawFd, mut bytes: &[u8]) {
     }
 }
 
+/// `CLONE_NEWNS|CLONE_NEWPID|...`: the namespace flags of `clone3` and
+/// `unshare` as the narration shows them, in the kernel's bit order.
+pub fn clone_flags(flags: nix::sched::CloneFlags) -> String {
+    use nix::sched::CloneFlags;
+    let names: Vec<&str> = [
+        (CloneFlags::CLONE_NEWNS, "CLONE_NEWNS"),
+        (CloneFlags::CLONE_NEWUTS, "CLONE_NEWUTS"),
+        (CloneFlags::CLONE_NEWIPC, "CLONE_NEWIPC"),
+        (CloneFlags::CLONE_NEWPID, "CLONE_NEWPID"),
+        (CloneFlags::CLONE_NEWNET, "CLONE_NEWNET"),
+        (CloneFlags::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+        (CloneFlags::CLONE_NEWUSER, "CLONE_NEWUSER"),
+    ]
+    .into_iter()
+    .filter(|(f, _)| flags.contains(*f))
+    .map(|(_, n)| n)
+    .collect();
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
 /// `explain!("mount({:?}, ...)", path)`: a narration line, formatted only when explaining.
 #[macro_export]
 macro_rules! explain {
@@ -124,4 +148,17 @@ macro_rules! explain {
             $crate::explain::say(format_args!($($arg)*));
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sched::CloneFlags;
+
+    #[test]
+    fn clone_flags_are_named_in_the_kernels_order() {
+        let flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS;
+        assert_eq!(clone_flags(flags), "CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWPID");
+        assert_eq!(clone_flags(CloneFlags::empty()), "0");
+    }
 }

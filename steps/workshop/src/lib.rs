@@ -1,7 +1,7 @@
 //! What every step of the workshop shares, so that each step's own code is
 //! only the kernel feature its chapter teaches.
 //!
-//! - [`explain`]: the `-v/--explain` narration, one line per syscall, in the
+//! - [`explain`]: the `-x/--explain` narration, one line per syscall, in the
 //!   order the calls happen, with a timestamp and who made the call.
 //! - [`sys`]: the wrapper every syscall goes through. It prints the call when
 //!   explaining and turns a failure into a [`sys::SyscallError`] that names the
@@ -17,4 +17,4 @@ pub mod exit;
 pub mod explain;
 pub mod sys;
 
-pub use sys::{SyscallError, call};
+pub use sys::{SyscallError, call, io_errno};

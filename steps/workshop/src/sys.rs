@@ -149,6 +149,12 @@ pub fn call<T: Outcome>(
     }
 }
 
+/// The errno inside an I/O error from `std` (`std::fs::write` and the
+/// like), for [`call`]: `EIO` when the error did not come from the kernel.
+pub fn io_errno(err: std::io::Error) -> Errno {
+    Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
+}
+
 /// What a learner can do when `call` fails with `errno`: the workshop's
 /// troubleshooting table. `None` where the errno says it all.
 // ANCHOR: hints
@@ -220,6 +226,14 @@ mod tests {
         assert!(text.contains("bind-mount it onto itself"));
         assert!(text.contains("initial ramfs") && text.contains("--no-pivot"));
         assert!(!text.contains('\n'), "errors are one line: {text}");
+    }
+
+    #[test]
+    fn io_errors_keep_their_errno() {
+        let err = std::fs::read("/no/such/file/anywhere").unwrap_err();
+        assert_eq!(io_errno(err), Errno::ENOENT);
+        let made_up = std::io::Error::other("not from the kernel");
+        assert_eq!(io_errno(made_up), Errno::EIO);
     }
 
     #[test]

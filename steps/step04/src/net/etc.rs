@@ -2,11 +2,14 @@
 //!
 //! A network namespace has no name service of its own: names are resolved
 //! by the C library from files in the *mount* namespace. So the runtime
-//! writes these two files and the lead's orchestration mounts them into the
-//! container, as Docker does. `host` names the host end of the veth pair,
+//! writes these two files and mounts them into the container
+//! ([`bind_text`]), as Docker does. `host` names the host end of the veth pair,
 //! so `ping host` or `wget http://host:8000/` work inside.
 
 use std::net::IpAddr;
+
+use nix::mount::{MsFlags, mount};
+use workshop::{SyscallError, call, io_errno};
 
 use super::Lease;
 
@@ -86,6 +89,61 @@ fn reachable_from_container(addr: &str) -> bool {
         Err(_) => false,
     }
 }
+
+// ANCHOR: bind_text
+/// Shows `contents` at `target` inside the container (its own `/etc/hosts`,
+/// say) without writing to the rootfs, which other containers share: the
+/// text goes into a file on a small tmpfs at `/run`, which is then
+/// bind-mounted over `target`. A bind mount needs something to cover, so a
+/// missing `target` is created empty (the only write to the rootfs).
+pub fn bind_text(target: &str, contents: &str) -> Result<(), SyscallError> {
+    if !RUN_MOUNTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        step03::mount::ensure_dir("/run")?;
+        call(
+            "mount",
+            "\"tmpfs\", \"/run\", \"tmpfs\", MS_NOSUID|MS_NODEV, \"mode=755,size=1m\"",
+            || {
+                mount(
+                    Some("tmpfs"),
+                    "/run",
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some("mode=755,size=1m"),
+                )
+            },
+        )?;
+    }
+    let name = target.trim_start_matches('/').replace('/', "-");
+    let source = format!("/run/{name}");
+    call(
+        "write",
+        format!("{source:?}, {} bytes", contents.len()),
+        || std::fs::write(&source, contents).map_err(io_errno),
+    )?;
+    if std::fs::symlink_metadata(target).is_err() {
+        call(
+            "open",
+            format!("{target:?}, O_CREAT|O_WRONLY, 0644"),
+            || std::fs::File::create(target).map(drop).map_err(io_errno),
+        )?;
+    }
+    call(
+        "mount",
+        format!("{source:?}, {target:?}, NULL, MS_BIND"),
+        || {
+            mount(
+                Some(source.as_str()),
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        },
+    )
+}
+// ANCHOR_END: bind_text
+
+static RUN_MOUNTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[cfg(test)]
 mod tests {

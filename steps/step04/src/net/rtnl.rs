@@ -31,8 +31,8 @@ use netlink_packet_route::route::{
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use nix::errno::Errno;
-use workshop::SyscallError;
 use workshop::sys::Outcome;
+use workshop::{SyscallError, io_errno};
 
 /// `NLMSGERR_ATTR_MSG` (linux/netlink.h): the text attribute of an extended ACK.
 const NLMSGERR_ATTR_MSG: u16 = 1;
@@ -85,10 +85,6 @@ impl Outcome for Fd {
     }
 }
 
-fn errno_of(err: std::io::Error) -> Errno {
-    Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
-}
-
 /// Netlink messages are padded to 4 bytes (`NLMSG_ALIGN`).
 fn align4(len: usize) -> usize {
     (len + 3) & !3
@@ -103,7 +99,7 @@ impl Rtnl {
             "socket",
             "AF_NETLINK, SOCK_DGRAM|SOCK_CLOEXEC, NETLINK_ROUTE",
             || {
-                let s = Socket::new(NETLINK_ROUTE).map_err(errno_of)?;
+                let s = Socket::new(NETLINK_ROUTE).map_err(io_errno)?;
                 let fd = s.as_raw_fd();
                 socket = Some(s);
                 Ok(Fd(fd))
@@ -116,14 +112,14 @@ impl Rtnl {
         workshop::call(
             "connect",
             format!("{fd}, {{nl_pid=0 (the kernel)}}"),
-            || socket.connect(&SocketAddr::new(0, 0)).map_err(errno_of),
+            || socket.connect(&SocketAddr::new(0, 0)).map_err(io_errno),
         )?;
         // Best effort: kernels before 4.12 have no extended ACKs, and a
         // missing explanation is no reason to fail.
         let _ = workshop::call(
             "setsockopt",
             format!("{fd}, SOL_NETLINK, NETLINK_EXT_ACK, 1"),
-            || socket.set_ext_ack(true).map_err(errno_of),
+            || socket.set_ext_ack(true).map_err(io_errno),
         );
         Ok(Rtnl {
             socket,
@@ -175,7 +171,7 @@ impl Rtnl {
         packet.serialize(&mut bytes);
         self.socket
             .send(&bytes, 0)
-            .map_err(|e| Failure::bare(errno_of(e)))?;
+            .map_err(|e| Failure::bare(io_errno(e)))?;
 
         let mut replies = Vec::new();
         loop {
@@ -184,7 +180,7 @@ impl Rtnl {
             let n = self
                 .socket
                 .recv(&mut &mut self.buf[..], libc::MSG_TRUNC)
-                .map_err(|e| Failure::bare(errno_of(e)))?;
+                .map_err(|e| Failure::bare(io_errno(e)))?;
             if n > self.buf.len() {
                 return Err(Failure::bare(Errno::EMSGSIZE));
             }

@@ -31,7 +31,7 @@
 //!    that holds `memory` and count with step05's `parse_oom_kill`.
 //!
 //! Write and read through the given [`write`] and [`read`] (step05's own):
-//! they go through `workshop::call`, so `-v` shows each file access.
+//! they go through `workshop::call`, so `-x` shows each file access.
 //!
 //! Done when `cargo test -p ex05` passes: the unit tests in
 //! `src/limits_tests.rs` check your v2 and v1 files on step05's fake cgroup
@@ -55,7 +55,7 @@ use step05::cgroup::{CPU_PERIOD_US, cpu_max, cpu_quota_us, parse_oom_kill};
 use workshop::SyscallError;
 
 /// Writes `value` to the cgroup file `path` (one `write(2)`), and reads
-/// one: step05's own, through `workshop::call` (so `-v` narrates them).
+/// one: step05's own, through `workshop::call` (so `-x` narrates them).
 pub use step05::cgroup::cgroupfs::{read, write};
 
 /// The controllers a container's cgroup uses, v2 names (enabled wherever

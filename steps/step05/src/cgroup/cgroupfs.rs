@@ -1,6 +1,6 @@
 //! The few things cgroup code does to files: read, write, mkdir, rmdir,
 //! open a directory, and kill what is inside a cgroup. Every one goes
-//! through [`workshop::call`], so `-v` narrates it like the syscall it is:
+//! through [`workshop::call`], so `-x` narrates it like the syscall it is:
 //!
 //! ```text
 //! write("/sys/fs/cgroup/memory/contain-rs-workshop/ws-42/memory.limit_in_bytes", "67108864") = 0
@@ -58,10 +58,6 @@ impl Outcome for Contents {
     }
 }
 
-fn errno_of(err: std::io::Error) -> Errno {
-    Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO))
-}
-
 fn file_name(path: &Path) -> &str {
     path.file_name().and_then(|n| n.to_str()).unwrap_or("")
 }
@@ -102,7 +98,7 @@ pub fn read(path: &Path) -> Result<String, SyscallError> {
         }
         std::fs::read_to_string(path)
             .map(Contents)
-            .map_err(errno_of)
+            .map_err(workshop::io_errno)
     })
     .map(|contents| contents.0)
     .map_err(|err| match err.errno {

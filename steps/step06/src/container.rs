@@ -273,6 +273,12 @@ fn container(
         // terminal PID 1 still held is replaced by it.
         if let Some(console) = console {
             let slave = console.send_pty()?;
+            // The host terminal's size now, before the command can start:
+            // set later, by the parent, it would reach the command as a
+            // SIGWINCH at a moment of nobody's choosing.
+            if let Some(host) = (0..3).find(|&fd| tty::is_terminal(fd)) {
+                tty::copy_window_size(host, slave.as_raw_fd());
+            }
             tty::install(slave.as_fd(), &[0, 1, 2])?;
         }
         // The command, in its own process, gives up its privileges just

@@ -461,3 +461,62 @@ pub fn resolve(opt: &SeccompOpt, caps: &::caps::CapsHashSet) -> Result<Option<Fi
     let (policy, unknown) = profile.resolve(&ctx);
     Filter::new(policy, unknown).map(Some)
 }
+
+/// The book's listing: the start and the end of the program Docker's
+/// default profile compiles to on x86_64 for Docker's capability set.
+pub fn book_listing() -> String {
+    let caps = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ];
+    let ctx = profile::Context {
+        arch: &X86_64,
+        caps: caps.iter().map(|c| c.to_string()).collect(),
+        kernel: (6, 8),
+    };
+    let (policy, _) = default::profile().resolve(&ctx);
+    let program = compile(&policy, &X86_64).unwrap_or_default();
+    let text = bpf::disassemble(&program, |nr| syscalls::name(X86_64.table, nr));
+    let lines: Vec<&str> = text.lines().collect();
+    // The ABI check and the first blocks; socket's argument rule (41), the
+    // first with conditions; clone's (56); and the end.
+    let find = |needle: &str| lines.iter().position(|l| l.contains(needle));
+    let mut out = String::from("```text\n");
+    let mut show = |from: usize, to: usize| {
+        for l in &lines[from..to.min(lines.len())] {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.push_str("  ...\n");
+    };
+    show(0, 11);
+    if let Some(at) = find("; socket") {
+        show(at, at + 8);
+    }
+    if let Some(at) = find("; clone\n").or_else(|| lines.iter().position(|l| l.ends_with("; clone"))) {
+        show(at, at + 8);
+    }
+    out.truncate(out.len() - "  ...\n".len());
+    out.push_str("  ...\n");
+    for l in &lines[lines.len().saturating_sub(3)..] {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "({} instructions; the unit tests ask this program through seccomp/bpf.rs's interpreter)\n```\n",
+        program.len()
+    ));
+    out
+}

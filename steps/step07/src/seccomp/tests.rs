@@ -413,3 +413,18 @@ fn versions_parse() {
     assert_eq!(parse_version("5.10.0-23-amd64"), Some((5, 10)));
     assert_eq!(parse_version("six"), None);
 }
+
+#[test]
+fn the_book_listing_shows_the_arch_check_and_rules() {
+    let text = book_listing();
+    assert!(text.contains("AUDIT_ARCH_X86_64"), "{text}");
+    assert!(text.contains("; socket"), "{text}");
+    assert!(text.contains("; clone"), "{text}");
+    assert!(text.contains("ERRNO(1)"), "{text}");
+}
+
+#[test]
+#[ignore = "prints the book's listing: cargo test -p step07 print_listing -- --ignored --nocapture"]
+fn print_listing() {
+    print!("{}", book_listing());
+}

@@ -310,9 +310,7 @@ pub fn disassemble(
                 };
                 let note = match (loaded, name_of(insn.k)) {
                     (NR, Some(name)) if code == JEQ => format!("; {name}"),
-                    (NR, _) if code == JGE && insn.k == 0x4000_0000 => {
-                        "; x32 (bit 30 set)".into()
-                    }
+                    (NR, _) if code == JGE && insn.k == 0x4000_0000 => "; x32 (bit 30 set)".into(),
                     (ARCH, _) => match insn.k {
                         AUDIT_ARCH_X86_64 => "; AUDIT_ARCH_X86_64".into(),
                         AUDIT_ARCH_AARCH64 => "; AUDIT_ARCH_AARCH64".into(),

@@ -505,7 +505,9 @@ pub fn book_listing() -> String {
     if let Some(at) = find("; socket") {
         show(at, at + 8);
     }
-    if let Some(at) = find("; clone\n").or_else(|| lines.iter().position(|l| l.ends_with("; clone"))) {
+    if let Some(at) =
+        find("; clone\n").or_else(|| lines.iter().position(|l| l.ends_with("; clone")))
+    {
         show(at, at + 8);
     }
     out.truncate(out.len() - "  ...\n".len());

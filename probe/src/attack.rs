@@ -101,6 +101,31 @@ pub const ATTACKS: &[(&str, &str)] = &[
         "io-uring",
         "set up io_uring: syscalls that seccomp-style filters do not see",
     ),
+    (
+        "add-key",
+        "add a key to the kernel's key store, which no namespace divides",
+    ),
+    (
+        "userfaultfd",
+        "create a userfaultfd, which stalls the kernel mid-copy (an exploit staple)",
+    ),
+    (
+        "perf-event",
+        "reach perf_event_open, guarded by a sysctl and not by a namespace",
+    ),
+    ("bpf", "reach bpf(): the in-kernel verifier and JIT"),
+    (
+        "kexec-load",
+        "reach kexec_load, which replaces the running kernel",
+    ),
+    (
+        "mount-syscall",
+        "reach mount() with CAP_SYS_ADMIN dropped: its argument parsing still runs",
+    ),
+    (
+        "other-abi",
+        "call through the i386 ABI (int $0x80), where syscall numbers mean other calls",
+    ),
 ];
 
 /// The name of the environment variable the lab sets on the runtime; a
@@ -134,6 +159,25 @@ pub fn run(name: &str, marker: &Path, args: &[&str]) -> Option<Result<Outcome, S
         "keyring" => Ok(keyring()),
         "userns" => userns(),
         "io-uring" => Ok(io_uring()),
+        "add-key" => Ok(add_key()),
+        "userfaultfd" => Ok(userfaultfd()),
+        "perf-event" => reaches("perf_event_open", libc::SYS_perf_event_open, || {
+            // SAFETY: a null attr: if the call ran at all it would fail with EFAULT.
+            unsafe { libc::syscall(libc::SYS_perf_event_open, 0usize, 0, -1, -1, 0) }
+        }),
+        "bpf" => reaches("bpf", libc::SYS_bpf, || {
+            // SAFETY: BPF_PROG_LOAD with a null attr and size 0: EINVAL at most.
+            unsafe { libc::syscall(libc::SYS_bpf, 5, 0usize, 0) }
+        }),
+        "kexec-load" => reaches("kexec_load", libc::SYS_kexec_load, || {
+            // SAFETY: no segments, null pointer: nothing could be loaded.
+            unsafe { libc::syscall(libc::SYS_kexec_load, 0usize, 0usize, 0usize, 0usize) }
+        }),
+        "mount-syscall" => reaches("mount", libc::SYS_mount, || {
+            // SAFETY: all null: if the call ran at all it would fail.
+            unsafe { libc::syscall(libc::SYS_mount, 0usize, 0usize, 0usize, 0usize, 0usize) }
+        }),
+        "other-abi" => other_abi(),
         "chroot" => chroot_escape(marker),
         "proc-root" => Ok(proc_root(marker)),
         "cwd" => Ok(cwd(marker)),
@@ -1395,4 +1439,188 @@ fn io_uring() -> Outcome {
     // SAFETY: fd is ours.
     unsafe { libc::close(fd as i32) };
     Escaped("io_uring_setup(1) gave a ring".into())
+}
+
+/// `add_key` reaches the same key store as keyctl: keys of uid 0 are host
+/// root's. The probe adds a key to its own *process* keyring, which the
+/// kernel makes for it and drops when it exits: nothing outlives the probe.
+fn add_key() -> Outcome {
+    const KEY_SPEC_PROCESS_KEYRING: libc::c_long = -2;
+    let (kind, desc, payload) = (c"user", c"escape-lab-probe", b"x");
+    // SAFETY: the strings are NUL-terminated, the payload is readable for its length.
+    let id = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            kind.as_ptr(),
+            desc.as_ptr(),
+            payload.as_ptr(),
+            payload.len(),
+            KEY_SPEC_PROCESS_KEYRING,
+        )
+    };
+    if id < 0 {
+        Blocked(format!("add_key: {}", errno_name(last_errno())))
+    } else {
+        Escaped(format!(
+            "add_key gave key {id} (in the probe's own process keyring)"
+        ))
+    }
+}
+
+/// userfaultfd lets a process stall the kernel in the middle of copying
+/// from user memory, which turned many races into reliable exploits. Since
+/// 5.11 anyone may create one for user-mode faults (UFFD_USER_MODE_ONLY)
+/// whatever `vm.unprivileged_userfaultfd` says. The probe creates one and
+/// closes it.
+fn userfaultfd() -> Outcome {
+    const UFFD_USER_MODE_ONLY: libc::c_long = 1;
+    let flags = libc::O_CLOEXEC as libc::c_long | UFFD_USER_MODE_ONLY;
+    // SAFETY: userfaultfd takes flags only.
+    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) };
+    if fd < 0 {
+        return Blocked(format!("userfaultfd: {}", errno_name(last_errno())));
+    }
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd as i32) };
+    Escaped("userfaultfd(UFFD_USER_MODE_ONLY) gave an fd".into())
+}
+
+/// Whether syscall `nr` gets as far as the kernel's own code for it, asked
+/// without running it. A child stacks a seccomp filter of its own that
+/// answers `nr` with SECCOMP_RET_TRACE, then makes the call (`make`). With
+/// no tracer attached, TRACE fails the call with ENOSYS and never runs it.
+/// When filters are stacked the kernel takes the strictest answer, and
+/// ERRNO is stricter than TRACE: so ENOSYS means no filter above ours
+/// stopped the call (it reaches the kernel's checks and code: open), and
+/// any other errno means one did (blocked). Capabilities play no part, so
+/// this tells a seccomp filter from a capability check, which both say
+/// EPERM.
+fn reaches(
+    name: &str,
+    nr: libc::c_long,
+    make: impl FnOnce() -> libc::c_long,
+) -> Result<Outcome, String> {
+    const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
+    let k = |v: i64| v as u32;
+    let filter = [
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }, // ld [0]: nr
+        libc::sock_filter {
+            code: 0x15,
+            jt: 0,
+            jf: 1,
+            k: k(nr),
+        }, // jeq nr
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0x7ff0_0000,
+        }, // ret TRACE
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0x7fff_0000,
+        }, // ret ALLOW
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: the child only makes syscalls and _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", errno_name(last_errno())));
+    }
+    if pid == 0 {
+        // SAFETY: prctl and seccomp get integers and a pointer to `prog`,
+        // alive here; the call under test is made with harmless arguments.
+        unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0
+            {
+                libc::_exit(200);
+            }
+            let rc = make();
+            libc::_exit(if rc < 0 { *libc::__errno_location() } else { 0 });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: pid is our child; status is writable.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFSIGNALED(status) {
+        return Ok(Blocked(format!(
+            "{name}: killed by signal {}",
+            libc::WTERMSIG(status)
+        )));
+    }
+    Ok(match libc::WEXITSTATUS(status) {
+        200 => {
+            return Err("could not stack the probe's own filter (prctl or seccomp failed)".into());
+        }
+        libc::ENOSYS => Escaped(format!(
+            "{name} reaches the kernel: no filter stops it before its own checks"
+        )),
+        0 => Escaped(format!("{name} ran")),
+        errno => Blocked(format!(
+            "{name}: {} from a seccomp filter, before the kernel's own code",
+            errno_name(errno)
+        )),
+    })
+}
+
+/// On x86_64 a 64-bit process can still make i386 syscalls with
+/// `int $0x80`, and there 20 is getpid (on the 64-bit ABI it is writev). A
+/// filter that compares numbers without checking `seccomp_data.arch` lets
+/// any i386 call through under the name of a 64-bit one it allows. A child
+/// makes the harmless i386 getpid; being killed (SIGSYS) means the filter
+/// checks the ABI.
+fn other_abi() -> Result<Outcome, String> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: the child only makes the i386 getpid and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", errno_name(last_errno())));
+        }
+        if pid == 0 {
+            let ret: i64;
+            // SAFETY: i386 getpid (eax = 20) takes no arguments and touches no
+            // memory; the kernel may clear r8-r11 on this path.
+            unsafe {
+                std::arch::asm!(
+                    "int 0x80",
+                    inlateout("rax") 20i64 => ret,
+                    out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                    options(nostack)
+                );
+                libc::_exit(if ret > 0 { 0 } else { 1 });
+            }
+        }
+        let mut status = 0;
+        // SAFETY: pid is our child; status is writable.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        Ok(if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            let why = if sig == libc::SIGSYS {
+                "SIGSYS: a filter checks the ABI"
+            } else {
+                "a signal"
+            };
+            Blocked(format!("int $0x80 getpid: killed by signal {sig} ({why})"))
+        } else if libc::WEXITSTATUS(status) == 0 {
+            Escaped("int $0x80 getpid answered: the i386 ABI is open".into())
+        } else {
+            Blocked("int $0x80 getpid failed".into())
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Ok(Blocked(
+        "no second ABI is probed on this architecture".into(),
+    ))
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub struct Target {
     /// The binary (`target/debug/step03`, or a learner's exercise).
     pub bin: PathBuf,
-    /// Which chapter's behaviour it must show (1..=6): checks of later
+    /// Which chapter's behaviour it must show (1..=7): checks of later
     /// chapters are not asked of it.
     pub step: u8,
     /// The rootfs passed as `--rootfs` from step03 on.

@@ -1,11 +1,12 @@
 //! `cargo xtask escape`: the escape lab. Every attack of `probe attack`
-//! (probe/src/attack.rs) runs inside every step, step01 to step06, and the
+//! (probe/src/attack.rs) runs inside every step, step01 to step07, and the
 //! results make a matrix, attacks × steps, written to
 //! book/src/generated/escape-matrix.md for the chapter "Breaking out".
 //!
-//! It fails when step06 lets any attack through, or when an attack that must
-//! work against an early step stops working ([`MUST_ESCAPE`]): the lab has to
-//! keep showing which layer closes which hole.
+//! It fails when step07 lets any attack through, when step06 lets through
+//! anything but what chapter 7 closes ([`STAYS_OPEN`]), or when an attack
+//! that must work against an early step stops working ([`MUST_ESCAPE`]):
+//! the lab has to keep showing which layer closes which hole.
 //!
 //! - The probe is built static and put into a private copy of the busybox
 //!   test rootfs (target/escape/rootfs, fresh each run: attacks write there);
@@ -30,7 +31,8 @@
 //! - Every attack has a positive control, a column where it must get
 //!   through ([`MUST_ESCAPE`], or the host column: [`HOST_CONTROL`]), so a
 //!   probe that can never fire fails the lab. [`STAYS_OPEN`] lists what
-//!   step06 still lets through on purpose: the next chapters close it.
+//!   step06 still lets through on purpose: chapter 7's seccomp filter
+//!   closes it.
 
 use std::fmt::Write as _;
 use std::os::fd::AsRawFd;
@@ -52,7 +54,10 @@ pub struct Args {
     no_write: bool,
 }
 
-const STEPS: [u8; 6] = [1, 2, 3, 4, 5, 6];
+const STEPS: [u8; 7] = [1, 2, 3, 4, 5, 6, 7];
+
+/// The last step: it must block every attack.
+const LAST: u8 = 7;
 
 /// The fd number at which every run inherits a host directory.
 const LEAKED_FD: i32 = 7;
@@ -126,11 +131,20 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
     // Until step06: CAP_SYS_ADMIN mounts a dev tmpfs and no device cgroup
     // stops the open.
     ("device-node", &[1, 2, 3, 4, 5]),
-    // Open in every step, step06 included (STAYS_OPEN): no user namespace
-    // and no seccomp yet.
+    // Open in every step up to step06 (STAYS_OPEN): no seccomp filter yet.
+    // Capabilities do not guard these, or the probe asks whether the call
+    // reaches the kernel at all (perf-event, bpf, kexec-load,
+    // mount-syscall: see the probe's `reaches`).
     ("keyring", &[1, 2, 3, 4, 5, 6]),
     ("userns", &[1, 2, 3, 4, 5, 6]),
     ("io-uring", &[1, 2, 3, 4, 5, 6]),
+    ("add-key", &[1, 2, 3, 4, 5, 6]),
+    ("userfaultfd", &[1, 2, 3, 4, 5, 6]),
+    ("perf-event", &[1, 2, 3, 4, 5, 6]),
+    ("bpf", &[1, 2, 3, 4, 5, 6]),
+    ("kexec-load", &[1, 2, 3, 4, 5, 6]),
+    ("mount-syscall", &[1, 2, 3, 4, 5, 6]),
+    ("other-abi", &[1, 2, 3, 4, 5, 6]),
     // Not listed: "leaked-fd". Every step closes the descriptors it
     // inherited (workshop::exec's close_range), so it is blocked throughout;
     // its positive control is the host column (HOST_CONTROL).
@@ -140,13 +154,24 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
 /// host, with the same leaked descriptor, they must get through.
 pub const HOST_CONTROL: &[&str] = &["leaked-fd"];
 
-/// What step06 still lets through, on purpose: each is the reason for a
-/// later chapter (Docker's seccomp profile refuses keyctl, unshare of a
-/// user namespace without CAP_SYS_ADMIN, and io_uring_setup: step07; user
-/// namespaces make uid 0 in the container someone else's keyring owner:
-/// step09). The lab requires them to get through on step06 too, so the
-/// next chapter has something to close.
-pub const STAYS_OPEN: &[&str] = &["keyring", "userns", "io-uring"];
+/// What step06 still lets through, on purpose: the kernel surface that
+/// Docker's seccomp profile closes in step07 (keyctl and add_key, unshare
+/// of a user namespace without CAP_SYS_ADMIN, io_uring_setup, userfaultfd,
+/// perf_event_open, bpf, kexec_load, mount, and every call of another ABI).
+/// The lab requires them to get through on step06 too, so chapter 7 has
+/// something to close, and to be blocked on step07.
+pub const STAYS_OPEN: &[&str] = &[
+    "keyring",
+    "userns",
+    "io-uring",
+    "add-key",
+    "userfaultfd",
+    "perf-event",
+    "bpf",
+    "kexec-load",
+    "mount-syscall",
+    "other-abi",
+];
 
 /// Entries of [`MUST_ESCAPE`] that hold only where the host itself allows
 /// the attack to root outside any container (the matrix's `host` column):
@@ -155,7 +180,9 @@ pub const STAYS_OPEN: &[&str] = &["keyring", "userns", "io-uring"];
 /// - mknod-disk needs a host that lets root open its disk (a VM sandbox
 ///   may not);
 /// - kernel-module needs a kernel with module support;
-/// - io-uring, userns and keyring need a kernel that has them switched on.
+/// - io-uring, userns, keyring, add-key and userfaultfd need a kernel
+///   that has them switched on; other-abi an x86_64 kernel with i386
+///   emulation.
 pub const HOST_DEPENDENT: &[(&str, &[u8])] = &[
     ("proc-root", &[1]),
     ("mknod-disk", &[1, 2, 3, 4, 5]),
@@ -165,6 +192,9 @@ pub const HOST_DEPENDENT: &[(&str, &[u8])] = &[
     ("io-uring", &[1, 2, 3, 4, 5, 6]),
     ("userns", &[1, 2, 3, 4, 5, 6]),
     ("keyring", &[1, 2, 3, 4, 5, 6]),
+    ("add-key", &[1, 2, 3, 4, 5, 6]),
+    ("userfaultfd", &[1, 2, 3, 4, 5, 6]),
+    ("other-abi", &[1, 2, 3, 4, 5, 6]),
 ];
 
 /// One cell of the matrix.
@@ -525,8 +555,9 @@ fn word(cell: &Cell) -> &'static str {
     }
 }
 
-/// What is wrong with a matrix: step06 letting something through, an early
-/// step no longer letting through what it must, or a run that failed.
+/// What is wrong with a matrix: step07 letting anything through, step06
+/// letting through more than [`STAYS_OPEN`], an early step no longer letting
+/// through what it must, or a run that failed.
 pub fn problems(matrix: &Matrix) -> Vec<String> {
     let mut out = Vec::new();
     let listed = |table: &[(&str, &[u8])], attack: &str, step: u8| {
@@ -560,6 +591,10 @@ pub fn problems(matrix: &Matrix) -> Vec<String> {
                 && !(listed(HOST_DEPENDENT, attack, step) && row.host.escaped == Some(false));
             match cell.escaped {
                 None => out.push(format!("{attack} on step{step:02}: {}", cell.detail)),
+                Some(true) if step == LAST => out.push(format!(
+                    "{attack}: step{LAST:02} let it through: {}",
+                    cell.detail
+                )),
                 Some(true) if step == 6 && !stays_open => out.push(format!(
                     "{attack}: step06 let it through: {}",
                     cell.detail
@@ -633,7 +668,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let matrix = run_matrix(!args.no_build)?;
     println!(
-        "\n{:<15}{:<9}{}",
+        "\n{:<16}{:<9}{}",
         "attack",
         "host",
         STEPS.map(|n| format!("step{n:02}   ")).join("")
@@ -644,7 +679,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .iter()
             .map(|c| format!("{:<9}", word(c)))
             .collect();
-        println!("{:<15}{:<9}{cells}", row.attack, word(&row.host));
+        println!("{:<16}{:<9}{cells}", row.attack, word(&row.host));
     }
     if !args.no_write {
         let path = crate::workspace_root().join("book/src/generated/escape-matrix.md");
@@ -655,8 +690,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let problems = problems(&matrix);
     if problems.is_empty() {
         println!(
-            "\nescape: step06 blocks every attack but {} (the next chapters'); \
-             every probe fired where it must",
+            "\nescape: step{LAST:02} blocks every attack; step06 every one but {} \
+             (chapter 7's); every probe fired where it must",
             STAYS_OPEN.join(", ")
         );
         Ok(())
@@ -690,7 +725,7 @@ mod tests {
 
     #[test]
     fn step06_letting_through_is_a_problem_and_early_blocks_of_must_attacks_too() {
-        let mut cells = vec![cell(Some(true)); 6];
+        let mut cells = vec![cell(Some(true)); 7];
         let matrix: Matrix = vec![row("reboot", cell(Some(true)), cells.clone())];
         let p = problems(&matrix);
         assert!(
@@ -698,6 +733,7 @@ mod tests {
             "{p:?}"
         );
         cells[5] = cell(Some(false));
+        cells[6] = cell(Some(false));
         cells[0] = cell(Some(false));
         let p = problems(&vec![row("reboot", cell(Some(true)), cells)]);
         assert!(
@@ -730,7 +766,7 @@ mod tests {
 
     #[test]
     fn a_host_dependent_hole_is_required_only_where_the_host_allows_it() {
-        let mut cells = vec![cell(Some(false)); 6];
+        let mut cells = vec![cell(Some(false)); 7];
         let blocked_host = vec![row("mknod-disk", cell(Some(false)), cells.clone())];
         let p = problems(&blocked_host);
         assert!(p.iter().all(|p| !p.starts_with("mknod-disk")), "{p:?}");
@@ -750,8 +786,25 @@ mod tests {
     }
 
     #[test]
+    fn step07_letting_through_what_step06_may_is_a_problem() {
+        let mut cells = vec![cell(Some(true)); 7];
+        let ok = problems(&vec![row("keyring", cell(Some(true)), {
+            let mut c = cells.clone();
+            c[6] = cell(Some(false));
+            c
+        })]);
+        assert!(ok.iter().all(|p| !p.starts_with("keyring")), "{ok:?}");
+        cells[6] = cell(Some(true));
+        let p = problems(&vec![row("keyring", cell(Some(true)), cells)]);
+        assert!(
+            p.iter().any(|p| p.contains("step07 let it through")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
     fn every_probe_needs_a_positive_control_that_fires() {
-        let blocked = || vec![cell(Some(false)); 6];
+        let blocked = || vec![cell(Some(false)); 7];
         let p = problems(&vec![row("new-probe", cell(Some(true)), blocked())]);
         assert!(p.iter().any(|p| p.contains("no positive control")), "{p:?}");
         let p = problems(&vec![row("leaked-fd", cell(Some(false)), blocked())]);
@@ -765,7 +818,8 @@ mod tests {
 
     #[test]
     fn what_stays_open_must_fire_on_step06_and_the_rest_must_not() {
-        let mut cells = vec![cell(Some(true)); 6];
+        let mut cells = vec![cell(Some(true)); 7];
+        cells[6] = cell(Some(false));
         let p = problems(&vec![row("keyring", cell(Some(true)), cells.clone())]);
         assert!(p.iter().all(|p| !p.starts_with("keyring")), "{p:?}");
         cells[5] = cell(Some(false));
@@ -777,7 +831,7 @@ mod tests {
         let p = problems(&vec![row(
             "session",
             cell(Some(false)),
-            vec![cell(Some(true)); 6],
+            vec![cell(Some(true)); 7],
         )]);
         assert!(
             p.iter().any(|p| p.contains("step06 let it through")),
@@ -787,13 +841,13 @@ mod tests {
 
     #[test]
     fn a_failed_run_is_a_problem() {
-        let matrix: Matrix = vec![row("leaked-fd", cell(Some(false)), vec![cell(None); 6])];
+        let matrix: Matrix = vec![row("leaked-fd", cell(Some(false)), vec![cell(None); 7])];
         assert_eq!(
             problems(&matrix)
                 .iter()
                 .filter(|p| p.starts_with("leaked-fd on"))
                 .count(),
-            6
+            7
         );
     }
 }

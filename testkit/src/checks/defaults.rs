@@ -87,12 +87,12 @@ pub fn own_session(t: &Target) -> Result<(), String> {
 }
 
 /// A pseudo-terminal of the test's own, standing in for the user's.
-struct Pty {
+pub(crate) struct Pty {
     master: OwnedFd,
     slave: OwnedFd,
 }
 
-fn pty() -> Result<Pty, String> {
+pub(crate) fn pty() -> Result<Pty, String> {
     let p = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     Ok(Pty {
         master: p.master,
@@ -108,7 +108,7 @@ fn identity(fd: std::os::fd::BorrowedFd<'_>) -> Result<(u64, u64), String> {
 }
 
 /// Runs `args` with stdin on the test's terminal (stdout and stderr piped).
-fn run_on_terminal(t: &Target, pty: &Pty, args: &[&str]) -> Result<Output, String> {
+pub(crate) fn run_on_terminal(t: &Target, pty: &Pty, args: &[&str]) -> Result<Output, String> {
     let mut cmd = t.command(args);
     let slave = pty.slave.try_clone().map_err(|e| e.to_string())?;
     cmd.stdin(Stdio::from(slave));

@@ -19,6 +19,7 @@ pub mod defaults;
 pub mod mount;
 pub mod net;
 pub mod pid;
+pub mod seccomp;
 pub mod uts;
 
 /// One behaviour, named, with the chapter that introduces it.
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Check> {
         cgroup::CHECKS,
         caps::CHECKS,
         defaults::CHECKS,
+        seccomp::CHECKS,
     ]
     .concat()
 }
@@ -162,6 +164,12 @@ macro_rules! chapter_groups {
         $crate::check_group!($bin, $step, defaults: own_session, host_terminal_never_enters,
             terminal_mode_restored, window_size_follows, pipes_pass_as_they_are, pid1_keeps_least_privilege,
             masked_paths_read_empty, clean_environment, env_flags, device_cgroup_refuses_kmsg);
+    };
+    ($bin:expr, $step:tt, 7) => {
+        $crate::chapter_groups!($bin, $step, 6);
+        $crate::check_group!($bin, $step, seccomp: filter_is_on, user_namespace_refused,
+            cap_add_widens_the_filter, ordinary_programs_run, job_control_works,
+            wget_reaches_the_host, profile_file_is_loaded, bad_profile_is_125);
     };
 }
 

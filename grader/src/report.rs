@@ -1,6 +1,9 @@
 //! The scorecard's three forms: a terminal table, JSON, JUnit XML.
 
 use std::fmt::Write as _;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::{Dependencies, Scorecard, Status};
 
@@ -151,97 +154,56 @@ pub fn json(card: &Scorecard) -> String {
 /// JUnit XML: one `<testsuite>` per learner and exercise, one `<testcase>`
 /// per check (a `<failure>` with its sentence when it failed); an exercise
 /// that did not build is one `build` test case with an `<error>`.
+///
+/// Written by `quick-junit`, which escapes the text, drops the control
+/// characters XML 1.0 cannot carry (a compiler's colour codes) and counts
+/// tests, failures and errors per suite and in total.
 pub fn junit(card: &Scorecard) -> String {
-    let mut suites = String::new();
-    let (mut all_tests, mut all_failures, mut all_errors) = (0, 0, 0);
+    let mut report = Report::new("grader");
     for learner in &card.learners {
         for e in &learner.exercises {
-            let suite = format!("{}/{}", learner.name, e.exercise);
+            let mut suite = TestSuite::new(format!("{}/{}", learner.name, e.exercise));
+            suite.set_time(seconds(e.seconds));
             let class = format!("{}.{}", learner.name, e.exercise);
-            let mut cases = String::new();
-            let (tests, failures, errors);
             if e.status == Status::DidNotBuild {
-                let why = e.first_failure.as_deref().unwrap_or("did not build");
-                let _ = writeln!(
-                    cases,
-                    "    <testcase classname=\"{}\" name=\"build\" time=\"{:.3}\">\n      \
-                     <error message=\"{}\">{}</error>\n    </testcase>",
-                    esc(&class),
-                    e.seconds,
-                    esc_attr(why),
-                    esc(e.build_log.as_deref().unwrap_or(""))
-                );
-                (tests, failures, errors) = (1, 0, 1);
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status
+                    .set_message(e.first_failure.as_deref().unwrap_or("did not build"))
+                    .set_description(e.build_log.as_deref().unwrap_or(""));
+                let mut case = TestCase::new("build", status);
+                case.set_classname(class.as_str())
+                    .set_time(seconds(e.seconds));
+                suite.add_test_case(case);
             } else {
                 for c in &e.checks {
-                    let _ = write!(
-                        cases,
-                        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-                        esc(&class),
-                        esc(&c.name),
-                        c.seconds
-                    );
-                    match &c.message {
-                        Some(why) if !c.passed => {
-                            let _ = writeln!(
-                                cases,
-                                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                                esc_attr(why),
-                                esc(why)
-                            );
+                    let status = if c.passed {
+                        TestCaseStatus::success()
+                    } else {
+                        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        if let Some(why) = &c.message {
+                            status
+                                .set_message(why.as_str())
+                                .set_description(why.as_str());
                         }
-                        _ => cases.push_str("/>\n"),
-                    }
+                        status
+                    };
+                    let mut case = TestCase::new(c.name.as_str(), status);
+                    case.set_classname(class.as_str())
+                        .set_time(seconds(c.seconds));
+                    suite.add_test_case(case);
                 }
-                tests = e.checks.len();
-                failures = e.checks.iter().filter(|c| !c.passed).count();
-                errors = 0;
             }
-            all_tests += tests;
-            all_failures += failures;
-            all_errors += errors;
-            let _ = write!(
-                suites,
-                "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" \
-                 errors=\"{errors}\" time=\"{:.3}\">\n{cases}  </testsuite>\n",
-                esc(&suite),
-                e.seconds
-            );
+            report.add_test_suite(suite);
         }
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"grader\" \
-         tests=\"{all_tests}\" failures=\"{all_failures}\" errors=\"{all_errors}\">\n\
-         {suites}</testsuites>\n"
-    )
+    report
+        .to_string()
+        .expect("a report of strings always serializes")
 }
 
-/// [`esc`] for an attribute: line breaks as character references, which
-/// an XML parser keeps (a literal one becomes a space).
-fn esc_attr(s: &str) -> String {
-    esc(s)
-        .replace('\n', "&#10;")
-        .replace('\r', "&#13;")
-        .replace('\t', "&#9;")
-}
-
-/// XML-escapes text for an attribute or element; drops the control
-/// characters XML 1.0 cannot carry (a compiler's colour codes).
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
+/// A duration in seconds as JUnit's `time` (a negative or NaN one as zero).
+fn seconds(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -388,7 +350,14 @@ mod tests {
             .descendants()
             .find(|n| n.has_tag_name("failure"))
             .unwrap();
-        assert_eq!(failure.attribute("message"), Some(long.as_str()));
+        // The element's text keeps the message whole, line breaks and all;
+        // in the `message` attribute a parser reads each line break as a
+        // space (XML attribute-value normalization), so it has every word.
+        assert_eq!(failure.text(), Some(long.as_str()));
+        assert_eq!(
+            failure.attribute("message"),
+            Some(long.replace('\n', " ").as_str())
+        );
     }
 
     #[test]

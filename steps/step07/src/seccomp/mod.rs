@@ -465,25 +465,12 @@ pub fn resolve(opt: &SeccompOpt, caps: &::caps::CapsHashSet) -> Result<Option<Fi
 /// The book's listing: the start and the end of the program Docker's
 /// default profile compiles to on x86_64 for Docker's capability set.
 pub fn book_listing() -> String {
-    let caps = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ];
     let ctx = profile::Context {
         arch: &X86_64,
-        caps: caps.iter().map(|c| c.to_string()).collect(),
+        caps: crate::caps::docker_default()
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
         kernel: (6, 8),
     };
     let (policy, _) = default::profile().resolve(&ctx);

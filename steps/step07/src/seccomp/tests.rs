@@ -7,33 +7,30 @@ use super::bpf::{self, SeccompData, ret};
 use super::profile::{self, Context};
 use super::*;
 
-fn ctx(caps: &[&str]) -> Context<'static> {
+fn ctx<S: AsRef<str>>(caps: &[S]) -> Context<'static> {
     Context {
         arch: &X86_64,
-        caps: caps.iter().map(|c| c.to_string()).collect(),
+        caps: caps.iter().map(|c| c.as_ref().to_string()).collect(),
         kernel: (6, 18),
     }
 }
 
 /// Docker's default set (step06's), as names.
-const DOCKER_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+fn docker_caps() -> Vec<String> {
+    crate::caps::docker_default()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
 
-fn program(caps: &[&str]) -> Vec<bpf::sock_filter> {
+/// Docker's set and `more`.
+fn docker_caps_and(more: &[&str]) -> Vec<String> {
+    let mut caps = docker_caps();
+    caps.extend(more.iter().map(|c| c.to_string()));
+    caps
+}
+
+fn program<S: AsRef<str>>(caps: &[S]) -> Vec<bpf::sock_filter> {
     let (policy, _) = default::profile().resolve(&ctx(caps));
     compile(&policy, &X86_64).unwrap()
 }
@@ -56,7 +53,7 @@ const EPERM: u32 = ret::ERRNO | 1;
 
 #[test]
 fn ordinary_calls_are_allowed() {
-    let prog = program(DOCKER_CAPS);
+    let prog = program(&docker_caps());
     for name in [
         "read", "write", "openat", "execve", "getppid", "wait4", "mmap",
     ] {
@@ -66,7 +63,7 @@ fn ordinary_calls_are_allowed() {
 
 #[test]
 fn the_seccomp_class_is_refused_with_eperm() {
-    let prog = program(DOCKER_CAPS);
+    let prog = program(&docker_caps());
     for name in [
         "keyctl",
         "add_key",
@@ -91,16 +88,16 @@ fn the_seccomp_class_is_refused_with_eperm() {
 
 #[test]
 fn clone3_is_enosys_so_libcs_fall_back() {
-    let prog = program(DOCKER_CAPS);
+    let prog = program(&docker_caps());
     assert_eq!(ask(&prog, "clone3", [0; 6]), ret::ERRNO | 38);
     // With CAP_SYS_ADMIN it is allowed, flags and all.
-    let admin = program(&[DOCKER_CAPS, &["CAP_SYS_ADMIN"]].concat());
+    let admin = program(&docker_caps_and(&["CAP_SYS_ADMIN"]));
     assert_eq!(ask(&admin, "clone3", [0; 6]), ret::ALLOW);
 }
 
 #[test]
 fn clone_may_not_ask_for_namespaces() {
-    let prog = program(DOCKER_CAPS);
+    let prog = program(&docker_caps());
     let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
     assert_eq!(ask(&prog, "clone", [thread, 0, 0, 0, 0, 0]), ret::ALLOW);
     assert_eq!(
@@ -133,7 +130,7 @@ fn clone_may_not_ask_for_namespaces() {
 
 #[test]
 fn socket_families_and_personalities() {
-    let prog = program(DOCKER_CAPS);
+    let prog = program(&docker_caps());
     assert_eq!(
         ask(&prog, "socket", [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
         ret::ALLOW
@@ -157,18 +154,16 @@ fn socket_families_and_personalities() {
 
 #[test]
 fn cap_add_widens_the_filter() {
-    let plain = program(DOCKER_CAPS);
+    let plain = program(&docker_caps());
     assert_eq!(ask(&plain, "mount", [0; 6]), EPERM);
     assert_eq!(ask(&plain, "ptrace", [0; 6]), ret::ALLOW); // 4.8+: allowed to all
     assert_eq!(ask(&plain, "kcmp", [0; 6]), EPERM);
     assert_eq!(ask(&plain, "reboot", [0; 6]), EPERM);
-    let more = program(
-        &[
-            DOCKER_CAPS,
-            &["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_BOOT"],
-        ]
-        .concat(),
-    );
+    let more = program(&docker_caps_and(&[
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_BOOT",
+    ]));
     for name in [
         "mount",
         "unshare",
@@ -194,7 +189,7 @@ fn cap_add_widens_the_filter() {
 
 #[test]
 fn min_kernel_is_honoured() {
-    let mut old = ctx(DOCKER_CAPS);
+    let mut old = ctx(&docker_caps());
     old.kernel = (4, 4);
     let (policy, _) = default::profile().resolve(&old);
     let prog = compile(&policy, &X86_64).unwrap();
@@ -203,7 +198,7 @@ fn min_kernel_is_honoured() {
 
 #[test]
 fn other_abis_are_killed() {
-    let prog = program(DOCKER_CAPS);
+    let prog = program(&docker_caps());
     // i386's getpid (20) through int $0x80.
     let i386 = SeccompData {
         nr: 20,
@@ -221,7 +216,7 @@ fn other_abis_are_killed() {
     // aarch64's filter wants aarch64 calls.
     let (policy, _) = default::profile().resolve(&Context {
         arch: &AARCH64,
-        ..ctx(DOCKER_CAPS)
+        ..ctx(&docker_caps())
     });
     let arm = compile(&policy, &AARCH64).unwrap();
     let x86_call = SeccompData {
@@ -326,8 +321,11 @@ fn the_default_survives_a_trip_through_json() {
     let text = serde_json::to_string_pretty(&profile).unwrap();
     let back = profile::parse(&text).unwrap();
     assert_eq!(back, profile);
-    let caps: HashSet<String> = DOCKER_CAPS.iter().map(|c| c.to_string()).collect();
-    let c = Context { caps, ..ctx(&[]) };
+    let caps: HashSet<String> = docker_caps().into_iter().collect();
+    let c = Context {
+        caps,
+        ..ctx::<&str>(&[])
+    };
     assert_eq!(back.resolve(&c), profile.resolve(&c));
 }
 
@@ -382,7 +380,7 @@ fn same_argument_twice_makes_separate_rules() {
         {"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [
             {"index": 0, "value": 0, "op": "SCMP_CMP_EQ"},
             {"index": 2, "value": 8, "op": "SCMP_CMP_LE"}]}]}"#;
-    let (policy, _) = profile::parse(text).unwrap().resolve(&ctx(&[]));
+    let (policy, _) = profile::parse(text).unwrap().resolve(&ctx::<&str>(&[]));
     let prog = compile(&policy, &X86_64).unwrap();
     assert_eq!(ask(&prog, "personality", [8, 0, 0, 0, 0, 0]), ret::ALLOW);
     assert_eq!(ask(&prog, "personality", [0, 0, 0, 0, 0, 0]), ret::ALLOW);
@@ -393,7 +391,7 @@ fn same_argument_twice_makes_separate_rules() {
 
 #[test]
 fn the_default_fits_and_says_what_it_does() {
-    let (policy, unknown) = default::profile().resolve(&ctx(DOCKER_CAPS));
+    let (policy, unknown) = default::profile().resolve(&ctx(&docker_caps()));
     let filter = Filter::new(policy, unknown).unwrap();
     assert!(filter.program.len() < bpf::MAX_INSNS);
     let summary = filter.summary();

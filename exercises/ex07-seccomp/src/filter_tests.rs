@@ -25,6 +25,7 @@ fn answer(program: &[sock_filter], data: &SeccompData) -> String {
 }
 
 /// Fails, in words, unless `program` answers `want` to `data`.
+#[track_caller]
 fn expect(program: &[sock_filter], data: SeccompData, want: u32, what: &str) {
     let got = answer(program, &data);
     let want = bpf::ret_name(want);
@@ -348,6 +349,7 @@ fn describe(c: &Cond) -> String {
 
 /// For each `(argument, holds)`: the condition on argument 2 holds or not,
 /// all 64 bits of it, unsigned.
+#[track_caller]
 fn check_samples(c: Cond, samples: &[(u64, bool)]) {
     let prog = conditions(&[c]);
     for &(arg, holds) in samples {

@@ -182,7 +182,7 @@ pub fn compile_with(
 }
 // ANCHOR_END: compile
 
-/// [`compile_with`] step07's own parts.
+/// [`compile_with`] with step07's own parts.
 pub fn compile(policy: &Policy, arch: &Arch) -> Result<Vec<sock_filter>, String> {
     compile_with(STEP07, policy, arch)
 }

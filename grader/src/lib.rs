@@ -19,13 +19,14 @@ pub mod run;
 use serde::{Deserialize, Serialize};
 
 /// The exercises the grader knows: package name and chapter.
-pub const EXERCISES: [(&str, u8); 6] = [
+pub const EXERCISES: [(&str, u8); 7] = [
     ("ex01", 1),
     ("ex02", 2),
     ("ex03", 3),
     ("ex04", 4),
     ("ex05", 5),
     ("ex06", 6),
+    ("ex07", 7),
 ];
 
 /// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).

@@ -8,7 +8,7 @@
 //! | `solved-01` .. `solved-09` | the solutions in the exercises' slots | every exercise passed |
 //! | `solved-lockfile` | solved, with another anyhow in its Cargo.lock | every exercise passed; dependencies built apart |
 //! | `starter-01` .. `starter-10` | the exercises as shipped | every exercise failed |
-//! | `hole-1` .. `hole-9` | solved, but one hole (exercise 1..6, in turn) back to its `todo!()` | that exercise failed, the rest passed |
+//! | `hole-1` .. `hole-9` | solved, but one hole (exercise 1..7, in turn) back to its `todo!()` | that exercise failed, the rest passed |
 //! | `no-compile` | a syntax error in `steps/workshop` | no exercise built |
 //!
 //! "From cold": a new `--target-dir` (no dependency cache, no target
@@ -46,14 +46,18 @@ const CLASS_TARGET: Duration = Duration::from_secs(15 * 60);
 /// Each learner after the first in under this.
 const LEARNER_TARGET: Duration = Duration::from_secs(20);
 
+/// How many exercises the class has.
+const EXERCISES: usize = 7;
+
 /// The hole of each exercise: the file the learner writes.
-const HOLES: [(&str, &str); 6] = [
+const HOLES: [(&str, &str); EXERCISES] = [
     ("ex01-uts", "src/uts.rs"),
     ("ex02-pid", "src/init.rs"),
     ("ex03-mount", "src/pivot.rs"),
     ("ex04-net", "src/wire.rs"),
     ("ex05-cgroup", "src/limits.rs"),
     ("ex06-caps", "src/privileges.rs"),
+    ("ex07-seccomp", "src/filter.rs"),
 ];
 
 /// What a learner should score.
@@ -61,7 +65,7 @@ const HOLES: [(&str, &str); 6] = [
 struct Expected {
     name: String,
     /// Per exercise, in order: "passed", "failed" or "did_not_build".
-    statuses: [&'static str; 6],
+    statuses: [&'static str; EXERCISES],
     dependencies: &'static str,
 }
 
@@ -221,8 +225,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The 30 checkouts, and what each should score.
 fn make_class(root: &Path, class: &Path) -> anyhow::Result<Vec<Expected>> {
     let mut expected = Vec::new();
-    let solved = ["passed", "passed", "passed", "passed", "passed", "passed"];
-    let mut make = |name: &str, solve: &[usize], statuses: [&'static str; 6], deps| {
+    let solved = ["passed"; EXERCISES];
+    let mut make = |name: &str, solve: &[usize], statuses: [&'static str; EXERCISES], deps| {
         let dir = class.join(name);
         copy_checkout(root, &dir)?;
         for &i in solve {
@@ -240,22 +244,27 @@ fn make_class(root: &Path, class: &Path) -> anyhow::Result<Vec<Expected>> {
         });
         anyhow::Ok(dir)
     };
-    let all: Vec<usize> = (0..6).collect();
+    let all: Vec<usize> = (0..EXERCISES).collect();
     for n in 1..=9 {
         make(&format!("solved-{n:02}"), &all, solved, "shared")?;
     }
     let apart = make("solved-lockfile", &all, solved, "apart")?;
     for n in 1..=10 {
-        make(&format!("starter-{n:02}"), &[], ["failed"; 6], "shared")?;
+        make(
+            &format!("starter-{n:02}"),
+            &[],
+            ["failed"; EXERCISES],
+            "shared",
+        )?;
     }
     for n in 1..=9 {
-        let hole = (n - 1) % 6;
+        let hole = (n - 1) % EXERCISES;
         let mut statuses = solved;
         statuses[hole] = "failed";
         let rest: Vec<usize> = all.iter().copied().filter(|&i| i != hole).collect();
         make(&format!("hole-{n}"), &rest, statuses, "shared")?;
     }
-    let broken = make("no-compile", &all, ["did_not_build"; 6], "shared")?;
+    let broken = make("no-compile", &all, ["did_not_build"; EXERCISES], "shared")?;
     let lib = broken.join("steps/workshop/src/lib.rs");
     let mut text = std::fs::read_to_string(&lib)?;
     text.push_str("\nfn no_closing_brace( {\n");

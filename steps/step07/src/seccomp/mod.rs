@@ -150,19 +150,42 @@ pub fn native() -> &'static Arch {
     return &AARCH64;
 }
 
+/// The functions a program is assembled from: [`check_arch`] and
+/// [`decide`] (which calls [`compare`]). step07 uses its own ([`STEP07`]);
+/// exercise 7 passes the learner's, and uses the rest of this module (the
+/// profiles, [`Filter`], [`install`]) as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub check_arch: fn(&mut Asm, &Arch),
+    pub decide: fn(&mut Asm, u32, &[Rule], Action),
+}
+
+/// step07's own [`Parts`].
+pub const STEP07: Parts = Parts { check_arch, decide };
+
 // ANCHOR: compile
 /// The whole program: the ABI check, one block per syscall of the policy,
-/// and the default for every call no block claims.
-pub fn compile(policy: &Policy, arch: &Arch) -> Result<Vec<sock_filter>, String> {
+/// and the default for every call no block claims. The parts are step07's
+/// own ([`STEP07`]) or, in exercise 7, the learner's.
+pub fn compile_with(
+    parts: Parts,
+    policy: &Policy,
+    arch: &Arch,
+) -> Result<Vec<sock_filter>, String> {
     let mut asm = Asm::new();
-    check_arch(&mut asm, arch);
+    (parts.check_arch)(&mut asm, arch);
     for (&nr, syscall) in &policy.syscalls {
-        decide(&mut asm, nr, &syscall.rules, policy.default);
+        (parts.decide)(&mut asm, nr, &syscall.rules, policy.default);
     }
     asm.ret(policy.default.ret());
     asm.finish()
 }
 // ANCHOR_END: compile
+
+/// [`compile_with`] with step07's own parts.
+pub fn compile(policy: &Policy, arch: &Arch) -> Result<Vec<sock_filter>, String> {
+    compile_with(STEP07, policy, arch)
+}
 
 // ANCHOR: check_arch
 /// (1) Which ABI is calling? A syscall number means nothing without it: on
@@ -275,7 +298,12 @@ pub struct Filter {
 impl Filter {
     /// Compiles `policy` for the native architecture.
     pub fn new(policy: Policy, unknown: Vec<String>) -> Result<Filter, String> {
-        let program = compile(&policy, native())?;
+        Filter::with(STEP07, policy, unknown)
+    }
+
+    /// [`Filter::new`], with the [`Parts`] given.
+    pub fn with(parts: Parts, policy: Policy, unknown: Vec<String>) -> Result<Filter, String> {
+        let program = compile_with(parts, &policy, native())?;
         Ok(Filter {
             program,
             policy,
@@ -448,6 +476,15 @@ pub fn parse_security_opt(s: &str) -> Result<SecurityOpt, String> {
 /// the profile given, or none for `seccomp=unconfined` (the last
 /// `--security-opt` counts). Errors are one line naming the field.
 pub fn resolve(opt: &SeccompOpt, caps: &::caps::CapsHashSet) -> Result<Option<Filter>, String> {
+    resolve_with(STEP07, opt, caps)
+}
+
+/// [`resolve`], with the [`Parts`] given.
+pub fn resolve_with(
+    parts: Parts,
+    opt: &SeccompOpt,
+    caps: &::caps::CapsHashSet,
+) -> Result<Option<Filter>, String> {
     let profile = match opt.security_opt.last() {
         Some(SecurityOpt::Unconfined) => return Ok(None),
         Some(SecurityOpt::Profile(path)) => profile::load(path)?,
@@ -459,7 +496,7 @@ pub fn resolve(opt: &SeccompOpt, caps: &::caps::CapsHashSet) -> Result<Option<Fi
         kernel: kernel_version(),
     };
     let (policy, unknown) = profile.resolve(&ctx);
-    Filter::new(policy, unknown).map(Some)
+    Filter::with(parts, policy, unknown).map(Some)
 }
 
 /// The book's listing: the start and the end of the program Docker's

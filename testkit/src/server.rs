@@ -11,6 +11,14 @@
 //! [`MAX_REQUESTS`] requests and [`LIFETIME`] of life, and dropping the
 //! [`Server`] stops and joins every thread it started, so a test that fails
 //! half-way leaves nothing running.
+//!
+//! It stays written on `std::net` rather than on an HTTP server crate
+//! because misbehaving is its job: `tiny_http` (which serves the book in
+//! `cargo xtask book browser-check`) keeps HTTP/1.1 connections open,
+//! drops a `Connection` header from a response and keeps the socket to
+//! itself, so it can neither close a connection after a body cut short of
+//! its `Content-Length` ([`Reply::Truncated`]) nor notice that a stalled
+//! client hung up ([`Reply::Stall`]).
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};

@@ -1,18 +1,24 @@
 //! `cargo xtask book browser-check`: loads the built book in headless
-//! Chromium over the DevTools protocol and checks what a reader would see.
+//! Chromium and checks what a reader would see.
+//!
+//! The book is served on loopback by `tiny_http`; Chromium is driven over
+//! the DevTools protocol by `headless_chrome` (a blocking client: this
+//! command is a sequence of page loads, so an async runtime would buy
+//! nothing). Before the book, a page broken on purpose is loaded: the check
+//! must see each of its faults, or it could not be trusted to see the
+//! book's.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use anyhow::{Context, Result, anyhow, bail};
+use headless_chrome::protocol::cdp::types::Event;
+use headless_chrome::protocol::cdp::{Emulation, Network, Page, Runtime};
+use headless_chrome::{LaunchOptions, Tab};
+use serde_json::Value;
 
 use super::check::mdbook_build;
 
@@ -73,8 +79,44 @@ const PAGES: &[PageCheck] = &[
     },
 ];
 
+/// Where the server answers with [`BROKEN_PAGE`] (outside the book: mdbook
+/// writes no dot-directory).
+const BROKEN_PATH: &str = ".browser-check/broken.html";
+
+/// The positive control: a page with one fault of each kind the check
+/// looks for.
+const BROKEN_PAGE: &str = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+    <title>broken on purpose</title></head><body>\n\
+    <p>Broken on purpose: the browser check must see every fault here.</p>\n\
+    <img src=\"missing-diagram.svg\" alt=\"a diagram that is not there\">\n\
+    <script>console.error('console.error on purpose');\
+    throw new Error('thrown on purpose');</script>\n</body></html>\n";
+
+/// The control's expectations, and what each one has to find in the
+/// problems reported for [`BROKEN_PAGE`].
+const BROKEN: PageCheck = PageCheck {
+    path: BROKEN_PATH,
+    diagrams: 2,
+    holds: "document.title === 'not this page'",
+    screenshot: "control-broken.png",
+};
+const BROKEN_FAULTS: [(&str, &str); 6] = [
+    (
+        "an uncaught exception",
+        "uncaught exception: Error: thrown on purpose",
+    ),
+    ("a console.error call", "console.error on purpose"),
+    ("a 404 response", "404 http://"),
+    ("a diagram that did not render", "diagram did not render"),
+    ("too few diagrams", "expected at least 2"),
+    (
+        "an expectation that does not hold",
+        "does not hold: document.title",
+    ),
+];
+
 /// Builds the book, serves it on loopback and loads [`PAGES`] in headless
-/// Chromium over the DevTools protocol (`--remote-debugging-pipe`).
+/// Chromium over the DevTools protocol.
 pub fn browser_check() -> Result<()> {
     browser_check_at(&crate::workspace_root())
 }
@@ -87,26 +129,38 @@ pub fn browser_check_at(root: &Path) -> Result<()> {
     let artefacts = crate::workspace_root().join("target/book-check");
     fs::create_dir_all(&artefacts)?;
     let server = serve(site)?;
-    let mut browser = Browser::launch(&artefacts)?;
+    let browser = Browser::launch(&artefacts)?;
+
+    let url = format!("http://{server}/{BROKEN_PATH}");
+    match browser.load(&url, &BROKEN, &artefacts.join(BROKEN.screenshot)) {
+        Ok(summary) => bail!(
+            "browser check: the page broken on purpose passed ({summary}): \
+             the check cannot see a broken page"
+        ),
+        Err(err) => {
+            let seen = format!("{err:#}");
+            let missed: Vec<&str> = BROKEN_FAULTS
+                .iter()
+                .filter(|(_, says)| !seen.contains(says))
+                .map(|(fault, _)| *fault)
+                .collect();
+            if !missed.is_empty() {
+                bail!(
+                    "browser check: on the page broken on purpose it missed {}; it saw: {seen}",
+                    missed.join(", ")
+                );
+            }
+            eprintln!(
+                "  ✔ the page broken on purpose fails with each of its {} faults",
+                BROKEN_FAULTS.len()
+            );
+        }
+    }
+
     let mut failures = Vec::new();
     for page in PAGES {
         let url = format!("http://{server}/{}", page.path);
-        let shot = artefacts.join(page.screenshot);
-        let mut checked = browser.check_page(&url, page, &shot);
-        // Chromium aborts every request with ERR_NETWORK_CHANGED when an
-        // interface comes or goes on the host (a container's veth, say):
-        // that says nothing of the book, so such a page is loaded once more.
-        if checked
-            .as_ref()
-            .is_err_and(|e| format!("{e:#}").contains("ERR_NETWORK_CHANGED"))
-        {
-            eprintln!(
-                "  … {}: the host's network changed during the load; loading it again",
-                page.path
-            );
-            checked = browser.check_page(&url, page, &shot);
-        }
-        match checked {
+        match browser.load(&url, page, &artefacts.join(page.screenshot)) {
             Ok(summary) => eprintln!("  ✔ {}: {summary}", page.path),
             Err(err) => {
                 eprintln!("  ✘ {}: {err:#}", page.path);
@@ -126,49 +180,57 @@ pub fn browser_check_at(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A tiny static file server on 127.0.0.1 for the built book; returns its address.
+/// A static file server on 127.0.0.1 for the built book (and the page
+/// broken on purpose); returns its address. It serves until the process
+/// ends.
 fn serve(site: PathBuf) -> Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let site = site.clone();
-            std::thread::spawn(move || {
-                let _ = answer(stream, &site);
-            });
-        }
-    });
+    let server = tiny_http::Server::http("127.0.0.1:0")
+        .map_err(|e| anyhow!("serve the book on 127.0.0.1: {e}"))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .context("the book's server has no IP address")?;
+    let server = Arc::new(server);
+    // A few workers: a page asks for its scripts, styles and images at once.
+    for _ in 0..4 {
+        let (server, site) = (server.clone(), site.clone());
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                let response = answer(&site, request.url());
+                let _ = request.respond(response);
+            }
+        });
+    }
     Ok(addr)
 }
 
-fn answer(mut stream: TcpStream, site: &Path) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
-            break;
+/// The response to a request for `url` (a path with an optional query).
+fn answer(site: &Path, url: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let path = url.split(['?', '#']).next().unwrap_or("/");
+    let rel = path.trim_start_matches('/');
+    let (status, body, kind) = if rel == BROKEN_PATH {
+        (
+            200,
+            BROKEN_PAGE.as_bytes().to_vec(),
+            content_type(Path::new(rel)),
+        )
+    } else {
+        let rel = Path::new(rel);
+        let safe = rel.components().all(|c| matches!(c, Component::Normal(_)));
+        let mut file = site.join(rel);
+        if file.is_dir() {
+            file = file.join("index.html");
         }
-    }
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let path = path.split(['?', '#']).next().unwrap_or("/");
-    let rel = Path::new(path.trim_start_matches('/'));
-    let safe = rel.components().all(|c| matches!(c, Component::Normal(_)));
-    let mut file = site.join(rel);
-    if file.is_dir() {
-        file = file.join("index.html");
-    }
-    let (status, body, kind) = match fs::read(&file) {
-        Ok(body) if safe => ("200 OK", body, content_type(&file)),
-        _ => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+        match fs::read(&file) {
+            Ok(body) if safe => (200, body, content_type(&file)),
+            _ => (404, b"not found".to_vec(), "text/plain"),
+        }
     };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(&body)
+    let header = tiny_http::Header::from_bytes("Content-Type", kind)
+        .expect("a content type is a valid header");
+    tiny_http::Response::from_data(body)
+        .with_status_code(status)
+        .with_header(header)
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -187,18 +249,15 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// Headless Chromium driven over `--remote-debugging-pipe`: commands go in
-/// on its fd 3, answers and events come out of its fd 4, each a JSON
-/// message ended by a NUL byte.
+/// Headless Chromium, one tab per page.
 struct Browser {
-    child: Child,
-    to_browser: fs::File,
-    from_browser: mpsc::Receiver<Value>,
-    next_id: u64,
-    /// Events that arrived while waiting for an answer.
-    events: Vec<Value>,
+    browser: headless_chrome::Browser,
     _profile: tempfile::TempDir,
 }
+
+/// What a page reported while it loaded: the DevTools events the check
+/// reads, as (method, params).
+type Seen = Arc<Mutex<Vec<(&'static str, Value)>>>;
 
 impl Browser {
     fn launch(artefacts: &Path) -> Result<Browser> {
@@ -214,225 +273,149 @@ impl Browser {
         let profile = tempfile::Builder::new()
             .prefix("book-check-profile-")
             .tempdir()?;
-        // Pipes well above 4, so that dup2 onto 3 and 4 always copies.
-        let (cmd_read, cmd_write) = high_pipe()?;
-        let (ev_read, ev_write) = high_pipe()?;
-        let (cmd_fd, ev_fd) = (cmd_read.as_raw_fd(), ev_write.as_raw_fd());
-        let log = fs::File::create(artefacts.join("chromium.log"))?;
-        let mut command = Command::new(chromium);
-        command
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-pipe",
-                "--window-size=1280,900",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        // SAFETY: dup2 is async-signal-safe and touches only the child's fd
-        // table; the source descriptors are open (we hold them) and not 3 or 4.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::dup2(cmd_fd, 3) < 0 || libc::dup2(ev_fd, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().context("start chromium")?;
-        drop(cmd_read);
-        drop(ev_write);
-        let (tx, rx) = mpsc::channel();
-        let mut reader = BufReader::new(fs::File::from(ev_read));
-        std::thread::spawn(move || {
-            loop {
-                let mut message = Vec::new();
-                match reader.read_until(0, &mut message) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        message.pop();
-                        if let Ok(v) = serde_json::from_slice::<Value>(&message) {
-                            if tx.send(v).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        });
+        // headless_chrome reads Chromium's stderr for the DevTools address;
+        // Chromium's own log goes to a file instead.
+        let log = format!("--log-file={}", artefacts.join("chromium.log").display());
+        let args: Vec<&std::ffi::OsStr> =
+            ["--disable-quic", "--disable-component-update", log.as_str()]
+                .into_iter()
+                .map(std::ffi::OsStr::new)
+                .collect();
+        let options = LaunchOptions {
+            headless: true,
+            sandbox: false,
+            enable_gpu: false,
+            enable_logging: true,
+            ignore_certificate_errors: false,
+            window_size: Some((1280, 900)),
+            path: Some(PathBuf::from(chromium)),
+            user_data_dir: Some(profile.path().to_path_buf()),
+            args,
+            // The client gives up on a browser silent for this long.
+            idle_browser_timeout: Duration::from_secs(60),
+            ..LaunchOptions::default()
+        };
+        let browser = headless_chrome::Browser::new(options)
+            .map_err(|e| anyhow!("start {chromium}: {e:#}"))?;
         Ok(Browser {
-            child,
-            to_browser: fs::File::from(cmd_write),
-            from_browser: rx,
-            next_id: 0,
-            events: Vec::new(),
+            browser,
             _profile: profile,
         })
     }
 
-    /// Sends a command (to a page's session if given) and waits for its answer.
-    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Result<Value> {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut message = json!({"id": id, "method": method, "params": params});
-        if let Some(s) = session {
-            message["sessionId"] = json!(s);
-        }
-        let mut bytes = serde_json::to_vec(&message)?;
-        bytes.push(0);
-        self.to_browser
-            .write_all(&bytes)
-            .context("write to chromium")?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .from_browser
-                .recv_timeout(left)
-                .with_context(|| format!("no answer from chromium to {method}"))?;
-            if v["id"].as_u64() == Some(id) {
-                if let Some(err) = v.get("error") {
-                    bail!("{method}: {err}");
-                }
-                return Ok(v["result"].clone());
-            }
-            self.events.push(v);
-        }
-    }
-
-    /// Waits until an event `method` of `session` arrives.
-    fn wait_event(&mut self, session: &str, method: &str, limit: Duration) -> Result<()> {
-        let seen = |v: &Value| v["method"] == method && v["sessionId"] == session;
-        if self.events.iter().any(seen) {
-            return Ok(());
-        }
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .from_browser
-                .recv_timeout(left)
-                .with_context(|| format!("no {method} within {} s", limit.as_secs()))?;
-            let found = seen(&v);
-            self.events.push(v);
-            if found {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Collects whatever arrives during `d`.
-    fn settle(&mut self, d: Duration) {
-        let deadline = Instant::now() + d;
-        while let Ok(v) = self
-            .from_browser
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    /// [`Browser::check_page`], once more if the host's network changed
+    /// during the load.
+    fn load(&self, url: &str, page: &PageCheck, shot: &Path) -> Result<String> {
+        let checked = self.check_page(url, page, shot);
+        // Chromium aborts every request with ERR_NETWORK_CHANGED when an
+        // interface comes or goes on the host (a container's veth, say):
+        // that says nothing of the book, so such a page is loaded once more.
+        if checked
+            .as_ref()
+            .is_err_and(|e| format!("{e:#}").contains("ERR_NETWORK_CHANGED"))
         {
-            self.events.push(v);
+            eprintln!(
+                "  … {}: the host's network changed during the load; loading it again",
+                page.path
+            );
+            return self.check_page(url, page, shot);
         }
+        checked
     }
 
-    fn eval(&mut self, session: &str, expression: &str) -> Result<Value> {
-        let r = self.send(
-            Some(session),
-            "Runtime.evaluate",
-            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-        )?;
-        if let Some(ex) = r.get("exceptionDetails") {
-            bail!("evaluating `{expression}`: {ex}");
-        }
-        Ok(r["result"]["value"].clone())
+    fn check_page(&self, url: &str, page: &PageCheck, screenshot: &Path) -> Result<String> {
+        let tab = self
+            .browser
+            .new_tab()
+            .map_err(|e| anyhow!("open a tab: {e:#}"))?;
+        let checked = self.check_in(&tab, url, page, screenshot);
+        let _ = tab.close_target();
+        checked
     }
 
-    fn check_page(&mut self, url: &str, page: &PageCheck, screenshot: &Path) -> Result<String> {
-        let target = self.send(None, "Target.createTarget", json!({"url": "about:blank"}))?;
-        let target_id = target["targetId"]
-            .as_str()
-            .context("no targetId")?
-            .to_owned();
-        let attached = self.send(
-            None,
-            "Target.attachToTarget",
-            json!({"targetId": target_id, "flatten": true}),
-        )?;
-        let session = attached["sessionId"]
-            .as_str()
-            .context("no sessionId")?
-            .to_owned();
-        let s = Some(session.as_str());
-        self.events.clear();
-        for domain in [
-            "Page.enable",
-            "Runtime.enable",
-            "Log.enable",
-            "Network.enable",
-        ] {
-            self.send(s, domain, json!({}))?;
-        }
-        self.send(
-            s,
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
-        )?;
-        self.send(s, "Page.navigate", json!({"url": url}))?;
-        self.wait_event(&session, "Page.loadEventFired", Duration::from_secs(30))?;
+    fn check_in(
+        &self,
+        tab: &Tab,
+        url: &str,
+        page: &PageCheck,
+        screenshot: &Path,
+    ) -> Result<String> {
+        let seen: Seen = Arc::default();
+        let (loaded_tx, loaded) = mpsc::channel();
+        let loaded_tx = Mutex::new(loaded_tx);
+        let events = seen.clone();
+        tab.add_event_listener(Arc::new(move |event: &Event| {
+            let (method, params) = match event {
+                Event::PageLoadEventFired(_) => {
+                    let _ = loaded_tx.lock().map(|tx| tx.send(()));
+                    return;
+                }
+                Event::RuntimeExceptionThrown(e) => {
+                    ("Runtime.exceptionThrown", serde_json::to_value(&e.params))
+                }
+                Event::RuntimeConsoleAPICalled(e) => {
+                    ("Runtime.consoleAPICalled", serde_json::to_value(&e.params))
+                }
+                Event::LogEntryAdded(e) => ("Log.entryAdded", serde_json::to_value(&e.params)),
+                Event::NetworkLoadingFailed(e) => {
+                    ("Network.loadingFailed", serde_json::to_value(&e.params))
+                }
+                Event::NetworkResponseReceived(e) => {
+                    ("Network.responseReceived", serde_json::to_value(&e.params))
+                }
+                _ => return,
+            };
+            if let (Ok(params), Ok(mut seen)) = (params, events.lock()) {
+                seen.push((method, params));
+            }
+        }))
+        .map_err(|e| anyhow!("listen to the tab: {e:#}"))?;
+        let devtools = |e: anyhow::Error| anyhow!("{e:#}");
+        tab.enable_runtime().map_err(devtools)?;
+        tab.enable_log().map_err(devtools)?;
+        tab.call_method(Network::Enable {
+            max_total_buffer_size: None,
+            max_resource_buffer_size: None,
+            max_post_data_size: None,
+            report_direct_socket_traffic: None,
+            enable_durable_messages: None,
+        })
+        .map_err(devtools)?;
+        tab.call_method(Emulation::SetDeviceMetricsOverride {
+            width: 1280,
+            height: 900,
+            device_scale_factor: 1.0,
+            mobile: false,
+            scale: None,
+            screen_width: None,
+            screen_height: None,
+            position_x: None,
+            position_y: None,
+            dont_set_visible_size: None,
+            screen_orientation: None,
+            viewport: None,
+            display_feature: None,
+            device_posture: None,
+        })
+        .map_err(devtools)?;
+        tab.navigate_to(url)
+            .map_err(|e| anyhow!("Page.navigate {url}: {e:#}"))?;
+        loaded
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| anyhow!("no Page.loadEventFired within 30 s"))?;
         // Search runs after load; diagrams decode asynchronously.
-        self.settle(Duration::from_millis(1500));
+        std::thread::sleep(Duration::from_millis(1500));
 
-        let mut problems = Vec::new();
-        for v in self
-            .events
-            .iter()
-            .filter(|v| v["sessionId"] == session.as_str())
-        {
-            let p = &v["params"];
-            match v["method"].as_str().unwrap_or("") {
-                "Runtime.exceptionThrown" => problems.push(format!(
-                    "uncaught exception: {}",
-                    p["exceptionDetails"]["exception"]["description"]
-                        .as_str()
-                        .or(p["exceptionDetails"]["text"].as_str())
-                        .unwrap_or("?")
-                )),
-                "Runtime.consoleAPICalled"
-                    if matches!(p["type"].as_str(), Some("error" | "assert")) =>
-                {
-                    problems.push(format!("console.{}: {}", p["type"], p["args"]))
-                }
-                "Log.entryAdded" if p["entry"]["level"] == "error" => problems.push(format!(
-                    "console error: {} {}",
-                    p["entry"]["text"].as_str().unwrap_or(""),
-                    p["entry"]["url"].as_str().unwrap_or("")
-                )),
-                "Network.loadingFailed" => problems.push(format!(
-                    "request failed: {} ({})",
-                    p["requestId"],
-                    p["errorText"].as_str().unwrap_or("")
-                )),
-                "Network.responseReceived"
-                    if p["response"]["status"].as_u64().unwrap_or(200) >= 400 =>
-                {
-                    problems.push(format!(
-                        "{} {}",
-                        p["response"]["status"],
-                        p["response"]["url"].as_str().unwrap_or("")
-                    ))
-                }
-                _ => {}
-            }
-        }
-        let images = self.eval(
-            &session,
+        let mut problems: Vec<String> = {
+            let seen = seen
+                .lock()
+                .map_err(|_| anyhow!("an event listener panicked"))?;
+            seen.iter()
+                .filter_map(|(method, params)| problem(method, params))
+                .collect()
+        };
+        let images = eval(
+            tab,
             "Array.from(document.images).filter(i => i.src.endsWith('.svg')).map(i => \
              ({src: i.src, ok: i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0}))",
         )?;
@@ -447,13 +430,13 @@ impl Browser {
                 page.diagrams
             ));
         }
-        if self.eval(&session, page.holds)? != true {
+        if eval(tab, page.holds)? != true {
             problems.push(format!("does not hold: {}", page.holds));
         }
-        let shot = self.send(s, "Page.captureScreenshot", json!({"format": "png"}))?;
-        let png = base64_decode(shot["data"].as_str().context("no screenshot data")?)?;
+        let png = tab
+            .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
+            .map_err(|e| anyhow!("Page.captureScreenshot: {e:#}"))?;
         fs::write(screenshot, png)?;
-        let _ = self.send(None, "Target.closeTarget", json!({"targetId": target_id}));
         if !problems.is_empty() {
             bail!("{}", problems.join("; "));
         }
@@ -464,51 +447,75 @@ impl Browser {
         ))
     }
 
-    fn close(mut self) {
-        let _ = self.send(None, "Browser.close", json!({}));
-        if testkit::run::wait_limited(&mut self.child, Duration::from_secs(10)).is_err() {
-            let _ = self.child.kill();
-        }
+    /// Closes Chromium (dropping the client ends its process).
+    fn close(self) {
+        drop(self.browser);
     }
 }
 
-/// A close-on-exec pipe whose two ends are numbered 10 or higher.
-fn high_pipe() -> Result<(OwnedFd, OwnedFd)> {
-    use nix::fcntl::{FcntlArg, fcntl};
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let high = |fd: OwnedFd| -> Result<OwnedFd> {
-        let n = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(10))?;
-        // SAFETY: fcntl just returned this new descriptor; we own it alone.
-        Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) })
-    };
-    Ok((high(r)?, high(w)?))
+/// What a DevTools event says is wrong with the page, if anything.
+fn problem(method: &str, p: &Value) -> Option<String> {
+    match method {
+        "Runtime.exceptionThrown" => Some(format!(
+            "uncaught exception: {}",
+            p["exceptionDetails"]["exception"]["description"]
+                .as_str()
+                .or(p["exceptionDetails"]["text"].as_str())
+                .unwrap_or("?")
+        )),
+        "Runtime.consoleAPICalled" if matches!(p["type"].as_str(), Some("error" | "assert")) => {
+            Some(format!("console.{}: {}", p["type"], p["args"]))
+        }
+        "Log.entryAdded" if p["entry"]["level"] == "error" => Some(format!(
+            "console error: {} {}",
+            p["entry"]["text"].as_str().unwrap_or(""),
+            p["entry"]["url"].as_str().unwrap_or("")
+        )),
+        "Network.loadingFailed" => Some(format!(
+            "request failed: {} ({})",
+            p["requestId"],
+            p["errorText"].as_str().unwrap_or("")
+        )),
+        "Network.responseReceived" if p["response"]["status"].as_u64().unwrap_or(200) >= 400 => {
+            Some(format!(
+                "{} {}",
+                p["response"]["status"],
+                p["response"]["url"].as_str().unwrap_or("")
+            ))
+        }
+        _ => None,
+    }
 }
 
-/// Standard base64 (the screenshot DevTools sends).
-fn base64_decode(text: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => bail!("not base64: {c:?}"),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
+/// Evaluates `expression` in the page and returns its value.
+fn eval(tab: &Tab, expression: &str) -> Result<Value> {
+    let r = tab
+        .call_method(Runtime::Evaluate {
+            expression: expression.to_owned(),
+            return_by_value: Some(true),
+            await_promise: Some(true),
+            object_group: None,
+            include_command_line_api: None,
+            silent: None,
+            context_id: None,
+            generate_preview: None,
+            user_gesture: None,
+            throw_on_side_effect: None,
+            timeout: None,
+            disable_breaks: None,
+            repl_mode: None,
+            allow_unsafe_eval_blocked_by_csp: None,
+            unique_context_id: None,
+            serialization_options: None,
+        })
+        .map_err(|e| anyhow!("Runtime.evaluate: {e:#}"))?;
+    if let Some(ex) = r.exception_details {
+        bail!(
+            "evaluating `{expression}`: {}",
+            serde_json::to_value(&ex).unwrap_or_default()
+        );
     }
-    Ok(out)
+    Ok(r.result.value.unwrap_or(Value::Null))
 }
 
 #[cfg(test)]
@@ -516,8 +523,100 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_round_trip() {
-        assert_eq!(base64_decode("aGVsbG8gd29ybGQ=").unwrap(), b"hello world");
-        assert_eq!(base64_decode("AAEC/w==").unwrap(), vec![0, 1, 2, 255]);
+    fn the_server_serves_files_and_refuses_the_rest() {
+        let site = tempfile::tempdir().unwrap();
+        fs::create_dir(site.path().join("sub")).unwrap();
+        fs::write(site.path().join("sub/index.html"), "<p>hi</p>").unwrap();
+        fs::write(site.path().join("a.svg"), "<svg/>").unwrap();
+        let body = |r: tiny_http::Response<std::io::Cursor<Vec<u8>>>| {
+            let code = r.status_code().0;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut r.into_reader(), &mut text).unwrap();
+            (code, text)
+        };
+        assert_eq!(
+            body(answer(site.path(), "/sub/")),
+            (200, "<p>hi</p>".into())
+        );
+        assert_eq!(
+            body(answer(site.path(), "/a.svg?x=1")),
+            (200, "<svg/>".into())
+        );
+        assert_eq!(body(answer(site.path(), "/nope.html")).0, 404);
+        assert_eq!(body(answer(site.path(), "/../a.svg")).0, 404);
+        assert_eq!(body(answer(site.path(), "/sub/../a.svg")).0, 404);
+        assert_eq!(
+            body(answer(site.path(), &format!("/{BROKEN_PATH}"))),
+            (200, BROKEN_PAGE.into())
+        );
+        let r = answer(site.path(), "/a.svg");
+        assert!(
+            r.headers()
+                .iter()
+                .any(|h| h.field.equiv("Content-Type") && h.value == "image/svg+xml")
+        );
+    }
+
+    #[test]
+    fn events_that_say_the_page_is_broken_are_problems() {
+        let json = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+        let found = |m: &str, p: &str| problem(m, &json(p));
+        assert_eq!(
+            found(
+                "Runtime.exceptionThrown",
+                r#"{"exceptionDetails": {"text": "Uncaught", "exception": {"description": "Error: x"}}}"#
+            )
+            .as_deref(),
+            Some("uncaught exception: Error: x")
+        );
+        assert!(
+            found(
+                "Runtime.consoleAPICalled",
+                r#"{"type": "error", "args": []}"#
+            )
+            .is_some_and(|p| p.starts_with("console.\"error\""))
+        );
+        assert_eq!(
+            found("Runtime.consoleAPICalled", r#"{"type": "log", "args": []}"#),
+            None
+        );
+        assert_eq!(
+            found(
+                "Log.entryAdded",
+                r#"{"entry": {"level": "error", "text": "boom", "url": "u"}}"#
+            )
+            .as_deref(),
+            Some("console error: boom u")
+        );
+        assert_eq!(
+            found(
+                "Log.entryAdded",
+                r#"{"entry": {"level": "warning", "text": "w"}}"#
+            ),
+            None
+        );
+        assert_eq!(
+            found(
+                "Network.loadingFailed",
+                r#"{"requestId": "7", "errorText": "net::ERR_NETWORK_CHANGED"}"#
+            )
+            .as_deref(),
+            Some("request failed: \"7\" (net::ERR_NETWORK_CHANGED)")
+        );
+        assert_eq!(
+            found(
+                "Network.responseReceived",
+                r#"{"response": {"status": 404, "url": "http://h/x.svg"}}"#
+            )
+            .as_deref(),
+            Some("404 http://h/x.svg")
+        );
+        assert_eq!(
+            found(
+                "Network.responseReceived",
+                r#"{"response": {"status": 200, "url": "http://h/"}}"#
+            ),
+            None
+        );
     }
 }

@@ -82,7 +82,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "escape",
-            what: "the escape lab: step06 blocks every attack, the early steps still teach",
+            what: "the escape lab: step07 blocks every attack, step06 all but chapter 7's, the early steps still teach",
             argv: xtask(&["escape"]),
         },
         Phase {
@@ -92,7 +92,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "vm",
-            what: "steps 01-06 on a real cgroup v2 kernel, booted in qemu",
+            what: "steps 01-07 on a real cgroup v2 kernel, booted in qemu",
             argv: xtask(&["vm-test"]),
         },
         Phase {

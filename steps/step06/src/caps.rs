@@ -341,9 +341,9 @@ fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> nix::Result<()> {
 /// with `capset` are thrown away by the very `execve` that starts the
 /// command: what it gets is the inheritable set and the bounding set. So the
 /// inheritable set must be empty and the bounding set must be exactly `set`.
-/// A runtime that only calls `capset` has dropped nothing: the command gets
-/// the full bounding set back (step06's `tests/caps_apply.rs` checks this
-/// from the far side of `execve`).
+/// A runtime that only calls `capset`, without `no_new_privs`, has dropped
+/// nothing: the command gets the full bounding set back (step06's
+/// `tests/caps_apply.rs` checks this from the far side of `execve`).
 ///
 /// `no_new_privs` (step 4) is a second, independent lock: with it set,
 /// `execve` never lets P'(permitted) exceed the old P(permitted). Docker sets

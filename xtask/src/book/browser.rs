@@ -304,20 +304,27 @@ impl Browser {
     }
 
     /// [`Browser::check_page`], once more if the host's network changed
-    /// during the load.
+    /// during the load, or if no load event came.
     fn load(&self, url: &str, page: &PageCheck, shot: &Path) -> Result<String> {
         let checked = self.check_page(url, page, shot);
         // Chromium aborts every request with ERR_NETWORK_CHANGED when an
         // interface comes or goes on the host (a container's veth, say):
         // that says nothing of the book, so such a page is loaded once more.
-        if checked
-            .as_ref()
-            .is_err_and(|e| format!("{e:#}").contains("ERR_NETWORK_CHANGED"))
-        {
-            eprintln!(
-                "  … {}: the host's network changed during the load; loading it again",
-                page.path
-            );
+        // So is a page whose load event never reached us (seen once in a
+        // fresh CI run, for a page that loaded at once every other time):
+        // a page that really does not load fails the second time too.
+        let again = checked.as_ref().err().and_then(|e| {
+            let text = format!("{e:#}");
+            if text.contains("ERR_NETWORK_CHANGED") {
+                Some("the host's network changed during the load")
+            } else if text.contains("no Page.loadEventFired") {
+                Some("no load event came")
+            } else {
+                None
+            }
+        });
+        if let Some(why) = again {
+            eprintln!("  … {}: {why}; loading it again", page.path);
             return self.check_page(url, page, shot);
         }
         checked

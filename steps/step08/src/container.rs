@@ -1,25 +1,24 @@
-//! step07's run: step06's dance, and one more thing just before each exec:
-//! the seccomp filter, compiled from the command line before anything is
-//! created, installed by the command after its capabilities are cut and
-//! no_new_privs is set (the last thing before execve), and by PID 1 after it
-//! gives up its own privileges.
+//! step08's run: step07's, on a root of the container's own. The rootfs
+//! (or an image's layers, pulled before anything is created) is a read-only
+//! lower layer of an overlay whose upper layer belongs to this run alone;
+//! the container's writes land there and are removed with it.
 //!
 //! ```text
 //! parent (host)                              child = PID 1 of the new namespaces
+//! --image: pull what the store lacks, read the image's config
 //! compile the seccomp filter (a bad profile: 125, nothing created)
-//! create cgroup contain-rs-workshop/ws-<pid>,
-//!   write limits, device rules (v1 files / v2 BPF program)
+//! mkdir <container-dir>/ws-<pid>/{upper,work,merged}
+//! create cgroup contain-rs-workshop/ws-<pid>, limits, device rules
 //! clone3(NEW*, CLONE_INTO_CGROUP on v2) ────▶ born inside the cgroup (v2)
-//! v1: write the child's PID to cgroup.procs   terminals on 0-2 → pipes (no -t)
-//! veth as in step04, release the sync pipe ─▶ setsid, unshare(CLONE_NEWCGROUP),
-//!                                              step05's setup, masked paths
-//! receive the pty master (-t) ◀─────────────  open /dev/pts/ptmx, send the master
-//! host terminal raw, copy bytes both ways     init forks the command: setsid (+ TIOCSCTTY),
-//!                                              clean env, drop capabilities, no_new_privs,
+//! veth as in step04, release the sync pipe ─▶ setsid, cgroup namespace, hostname, veth,
+//!                                              mounts private, mount("overlay", merged),
+//!                                              /dev, pivot_root(merged), proc, sys, ...
+//!                                            init forks the command: step07's defaults,
+//!                                              the image's user and working directory,
 //!                                              the seccomp filter, exec
 //! supervise ◀────────────────────────────────  init drops its own privileges, seccomp, reaps
-//! read memory.events: OOM kill? → say so
-//! restore the terminal, remove the cgroup, wait for the veth to go
+//! remove the cgroup, wait for the veth to go
+//! rm -r ws-<pid>: the container's writes go with it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -34,7 +33,10 @@ use crate::clone_into_cgroup::IntoCgroup;
 use crate::environ::EnvOpt;
 use crate::net::{self, Lease, Network, NetworkOpt};
 use crate::rootfs::{self, RootfsOpt};
+use crate::image::{self, ImageOpt};
+use crate::overlay::{self, OverlayOpt, RunDir};
 use crate::seccomp::{self, Filter, SeccompOpt};
+use crate::user::{self, User};
 use crate::tty::{self, ConsoleSocket, RawMode, Relay, Stdio, TtyOpt};
 use crate::{devices, environ, masked, mount, pid, uts};
 use ::caps::CapsHashSet;
@@ -47,7 +49,14 @@ use workshop::explain::{self, Role};
 pub struct Config {
     pub hostname: String,
     pub argv: Vec<String>,
-    pub rootfs: PathBuf,
+    /// The read-only layers, the base first: the rootfs, or the image's.
+    pub layers: Vec<PathBuf>,
+    /// Where this run's upper and work directories are made.
+    pub container_dir: PathBuf,
+    /// The image's working directory for the command (`None`: `/`).
+    pub cwd: Option<String>,
+    /// The image's user for the command (`None`: root).
+    pub user: Option<User>,
     pub network: Network,
     /// The host's /etc/resolv.conf, read before the pivot hides it.
     pub host_resolv: String,
@@ -65,6 +74,10 @@ pub struct Config {
 // exercise's runtime) flattens them into its command line.
 #[derive(clap::Args, Debug)]
 pub struct Options {
+    #[command(flatten)]
+    pub image: ImageOpt,
+    #[command(flatten)]
+    pub overlay: OverlayOpt,
     #[command(flatten)]
     pub seccomp: SeccompOpt,
     #[command(flatten)]
@@ -89,22 +102,62 @@ impl Config {
     /// environment before anything is created; compiles the seccomp
     /// filter, so that a bad profile is one line with nothing to clean up.
     pub fn from_options(opts: Options) -> anyhow::Result<Config> {
-        let rootfs = rootfs::resolve(&opts.rootfs)?;
+        // An image is pulled first: a bad reference, a registry that is
+        // down or a blob that does not verify is one line, before anything
+        // is created.
+        let image = image::resolve(&opts.image)?;
+        let layers = match &image {
+            Some(image) => image.layers.clone(),
+            None => vec![rootfs::resolve(&opts.rootfs)?],
+        };
         let stdio = tty::resolve(&opts.tty, tty::is_terminal(0)).map_err(anyhow::Error::msg)?;
-        let env = environ::resolve(
-            &opts.env,
-            &opts.base.hostname,
-            stdio.tty,
-            |key| std::env::var(key).ok(),
-            |path| std::fs::read_to_string(path),
-        )
-        .map_err(anyhow::Error::msg)?;
+        let resolve_env = |opt: &crate::environ::EnvOpt| {
+            environ::resolve(
+                opt,
+                &opts.base.hostname,
+                stdio.tty,
+                |key| std::env::var(key).ok(),
+                |path| std::fs::read_to_string(path),
+            )
+            .map_err(anyhow::Error::msg)
+        };
+        let mut env = resolve_env(&opts.env)?;
         let caps = caps::resolve(&opts.caps);
         let seccomp = seccomp::resolve(&opts.seccomp, &caps).map_err(anyhow::Error::msg)?;
+        let (mut argv, mut cwd, mut user) = (opts.base.argv(), None, None);
+        if let Some(image) = &image {
+            let config = &image.config;
+            argv = user::command(&config.entrypoint, &config.cmd, &opts.base.command)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "image {} sets no Entrypoint and no Cmd; give the command to run after the flags",
+                        image.reference
+                    )
+                })?;
+            // The defaults (PATH, HOSTNAME, HOME), then the image's Env,
+            // then -e and --env-file: what the user typed wins.
+            let defaults = resolve_env(&Default::default())?;
+            user::merge_env(&mut env, &defaults, &config.env);
+            if !config.working_dir.is_empty() {
+                cwd = Some(config.working_dir.clone());
+            }
+            if !config.user.is_empty() {
+                let found = user::resolve(&config.user, &image.layers).map_err(|e| {
+                    anyhow::anyhow!("image {}: User {:?}: {e}", image.reference, config.user)
+                })?;
+                if let Some(home) = &found.home {
+                    user::set_home(&mut env, &defaults, home);
+                }
+                user = Some(found);
+            }
+        }
         Ok(Config {
-            argv: opts.base.argv(),
+            argv,
             hostname: opts.base.hostname,
-            rootfs,
+            layers,
+            container_dir: opts.overlay.container_dir,
+            cwd,
+            user,
             network: opts.network.network,
             host_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
             limits: opts.limits,
@@ -125,6 +178,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     // Named after our PID, so that containers running at the same time never
     // share a cgroup, and a leftover of a killed run is recognised by the next.
     let id = format!("ws-{}", std::process::id());
+    // This run's own writable layer; removed when `run` returns, errors
+    // included.
+    let run_dir = RunDir::create(&cfg.container_dir, &id)?;
+    let overlay = overlay::options(&cfg.layers, &run_dir)?;
     let cgroup = Cgroup::create(Path::new(cgroup::DEFAULT_ROOT), &id, &cfg.limits)?;
     // Before anything runs in it: which device nodes may be opened.
     devices::restrict(&cgroup)?;
@@ -145,7 +202,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     // cgroup v2: the child is born inside the cgroup. v1 has no such thing:
     // the child is moved in below, while it waits on the sync pipe.
     let Some(child) = pid::clone3(namespaces, cgroup.clone_into_fd().map(IntoCgroup))? else {
-        container(cfg, sync, &signals, console, relay)
+        container(cfg, &run_dir, &overlay, sync, &signals, console, relay)
     };
     let mut copying = relay.start(cfg.stdio.stdin);
     let lease = match host_side(cfg, &cgroup, child) {
@@ -191,6 +248,9 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     if let Some(lease) = lease {
         net::wait_host_end_gone(&lease)?;
     }
+    // The overlay went with the container's mount namespace: what is left
+    // is a directory of the container's writes.
+    run_dir.remove()?;
     Ok(code)
 }
 // ANCHOR_END: run
@@ -245,6 +305,8 @@ fn host_side(
 /// PID 1 of the container: set up, then be init. Never returns.
 fn container(
     cfg: &Config,
+    run_dir: &RunDir,
+    overlay: &str,
     sync: pid::SyncPipe,
     signals: &SigSet,
     console: Option<ConsoleSocket>,
@@ -263,8 +325,12 @@ fn container(
         uts::set_hostname(&cfg.hostname)?;
         net::setup_container(lease.as_ref())?;
         mount::make_mounts_private()?;
-        mount::mount_dev(&cfg.rootfs)?;
-        mount::pivot_into(&cfg.rootfs)?;
+        // The layers, read-only, under this run's own upper layer: from
+        // here on the rootfs is the overlay, and nothing the container
+        // does reaches the layers themselves.
+        let root = overlay::mount_overlay(overlay, run_dir)?;
+        mount::mount_dev(&root)?;
+        mount::pivot_into(&root)?;
         mount::mount_proc()?;
         mount::mount_sys()?;
         cgroup::mount_namespaced()?;
@@ -296,7 +362,17 @@ fn container(
         // before exec; then PID 1 gives up its own.
         // step06's defaults, then the filter: chapter 2's hooks run a
         // pair's first half, then its second.
-        let hooks = (Defaults { cfg }, Seccomp(cfg.seccomp.as_ref()));
+        if let Some(cwd) = &cfg.cwd {
+            user::make_working_dir(cwd)?;
+        }
+        // The image's user and working directory come after step06's
+        // capability drop (setuid needs CAP_SETUID, which Docker's set
+        // keeps) and before the filter.
+        let process = ImageProcess {
+            user: cfg.user.as_ref(),
+            cwd: cfg.cwd.as_deref(),
+        };
+        let hooks = (Defaults { cfg }, (process, Seccomp(cfg.seccomp.as_ref())));
         Ok(pid::init_with(&cfg.argv, signals, &hooks))
     })();
     workshop::exit::child_finish(result)
@@ -328,6 +404,34 @@ impl pid::InitHooks for Defaults<'_> {
     }
 }
 // ANCHOR_END: hooks
+
+// ANCHOR: image_hook
+/// The image's `User` and `WorkingDir`, in the command's process: after the
+/// capability sets are cut (as root, with CAP_SETUID and CAP_SETGID still in
+/// the effective set), before the seccomp filter. A switch to a user other
+/// than root clears the effective and permitted sets, so such a command
+/// runs with no capabilities at all, as with docker.
+struct ImageProcess<'a> {
+    user: Option<&'a User>,
+    cwd: Option<&'a str>,
+}
+
+impl pid::InitHooks for ImageProcess<'_> {
+    fn before_exec(&self) -> anyhow::Result<()> {
+        if let Some(user) = self.user {
+            user::switch(user)?;
+        }
+        if let Some(cwd) = self.cwd {
+            user::enter_working_dir(cwd)?;
+        }
+        Ok(())
+    }
+
+    fn after_start(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+// ANCHOR_END: image_hook
 
 // ANCHOR: seccomp_hook
 /// The filter, installed after step06's defaults: in the command's process

@@ -1,4 +1,5 @@
-//! step08: step06, and a seccomp filter over everything the container runs.
+//! step08: step07, on a root of the container's own: an overlay over the
+//! rootfs or an image's layers, pulled from a registry.
 
 mod container;
 
@@ -6,28 +7,30 @@ mod container;
 // says `crate::pid` etc.: an exercise compiles this same container.rs
 // with its own module in place of one of them.
 use step08::{
+    image, overlay, user,
     caps, cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, rootfs, seccomp,
     tty, uts,
 };
 
 use clap::Parser;
 
-/// Runs COMMAND as step06 does, under a seccomp filter: Docker's default
-/// profile unless `--security-opt` says otherwise. The kernel runs the
-/// filter on every syscall of the container: calls of another ABI kill the
-/// process, clone3 fails with ENOSYS, what Docker's profile does not allow
-/// fails with EPERM (keyctl, add_key, io_uring_setup, unshare and clone of
-/// namespaces, bpf, perf_event_open, userfaultfd, kexec_load, mount, ...).
+/// Runs COMMAND as step07 does, on a root of its own: the rootfs (or the
+/// layers of an image pulled with --image) is a read-only lower layer of an
+/// overlay, and everything the container writes goes to this run's upper
+/// layer, removed when the container ends. The rootfs stays as it was, and
+/// two containers on one rootfs never see each other's files. An image's
+/// config is honoured: Entrypoint and Cmd (when no COMMAND is given), Env,
+/// WorkingDir, User.
 #[derive(Parser, Debug)]
 #[command(
     name = "step08",
     version,
     after_help = "Examples:\n  \
-    cargo run -p step08 -- grep Seccomp /proc/self/status      # Seccomp: 2 (a filter)\n  \
-    cargo run -p step08 -- unshare -U true                     # Operation not permitted\n  \
-    cargo run -p step08 -- --security-opt seccomp=unconfined unshare -U true   # works\n  \
-    cargo run -p step08 -- --security-opt seccomp=default.json ls   # moby's own profile\n  \
-    cargo run -p step08 -- -x true 2>&1 | grep seccomp         # what the kernel received"
+    cargo run -p step08 -- sh -c 'echo hi > /etc/motd; cat /etc/motd'   # a write of this run\n  \
+    cargo run -p step08 -- cat /etc/motd                    # the rootfs's own: the write is gone\n  \
+    cargo run -p step08 -- grep ' / / ' /proc/self/mountinfo   # / is an overlay\n  \
+    cargo run -p step08 -- --image alpine:3.23              # pulled from Docker Hub, its Cmd\n  \
+    cargo run -p step08 -- -x --image alpine:3.23 true 2>&1 | grep GET   # the registry API calls"
 )]
 struct Args {
     #[command(flatten)]

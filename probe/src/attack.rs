@@ -126,6 +126,10 @@ pub const ATTACKS: &[(&str, &str)] = &[
         "other-abi",
         "call through the i386 ABI (int $0x80), where syscall numbers mean other calls",
     ),
+    (
+        "plant-rootfs",
+        "plant a setuid-root binary in the rootfs, for host users and the next container",
+    ),
 ];
 
 /// The name of the environment variable the lab sets on the runtime; a
@@ -178,6 +182,7 @@ pub fn run(name: &str, marker: &Path, args: &[&str]) -> Option<Result<Outcome, S
             unsafe { libc::syscall(libc::SYS_mount, 0usize, 0usize, 0usize, 0usize, 0usize) }
         }),
         "other-abi" => other_abi(),
+        "plant-rootfs" => plant_rootfs(),
         "chroot" => chroot_escape(marker),
         "proc-root" => Ok(proc_root(marker)),
         "cwd" => Ok(cwd(marker)),
@@ -1016,6 +1021,34 @@ fn setuid() -> Result<Outcome, String> {
         )),
         Err(_) => Blocked(format!("the child said: {}", out.trim())),
     })
+}
+
+/// Where [`plant_rootfs`] leaves its copy; the lab looks for it on the
+/// host, in the rootfs the container ran on, and removes it.
+pub const PLANTED: &str = "/tmp/.escape-planted";
+
+/// A container that writes into the rootfs it shares with the host (and
+/// with every later container) leaves things there: here a setuid-root
+/// copy of the probe, runnable by any host user who can reach the rootfs
+/// directory and by every container started on it later. The probe can
+/// only say that the write worked; whether it reached the host's copy of
+/// the rootfs is for the lab to see from outside. Closed by giving each
+/// run a writable layer of its own (chapter 8's overlay).
+fn plant_rootfs() -> Result<Outcome, String> {
+    let _ = std::fs::remove_file(PLANTED);
+    if let Err(e) = std::fs::copy("/proc/self/exe", PLANTED) {
+        return Ok(Blocked(format!("cannot write {PLANTED}: {e}")));
+    }
+    let c = cstr(PLANTED);
+    // SAFETY: c is NUL-terminated.
+    if let Err(e) = ok_or_errno(unsafe { libc::chown(c.as_ptr(), 0, 0) }) {
+        return Ok(Blocked(format!("chown {PLANTED}: {}", errno_name(e))));
+    }
+    // SAFETY: as above.
+    if let Err(e) = ok_or_errno(unsafe { libc::chmod(c.as_ptr(), 0o4755) }) {
+        return Ok(Blocked(format!("chmod 4755 {PLANTED}: {}", errno_name(e))));
+    }
+    Ok(Escaped(format!("wrote a setuid-root copy at {PLANTED}")))
 }
 
 /// Forks; the child becomes uid/gid 65534 and runs `exe euid` with its

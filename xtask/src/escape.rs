@@ -1,10 +1,10 @@
 //! `cargo xtask escape`: the escape lab. Every attack of `probe attack`
-//! (probe/src/attack.rs) runs inside every step, step01 to step07, and the
+//! (probe/src/attack.rs) runs inside every step, step01 to step08, and the
 //! results make a matrix, attacks × steps, written to
 //! book/src/generated/escape-matrix.md for the chapter "Breaking out".
 //!
-//! It fails when step07 lets any attack through, when step06 lets through
-//! anything but what chapter 7 closes ([`STAYS_OPEN`]), or when an attack
+//! It fails when step08 lets any attack through, when step06 or step07 lets
+//! through anything but what a later chapter closes ([`OPEN_UNTIL`]), or when an attack
 //! that must work against an early step stops working ([`MUST_ESCAPE`]):
 //! the lab has to keep showing which layer closes which hole.
 //!
@@ -30,9 +30,13 @@
 //!   must stop it even when the container may mount.
 //! - Every attack has a positive control, a column where it must get
 //!   through ([`MUST_ESCAPE`], or the host column: [`HOST_CONTROL`]), so a
-//!   probe that can never fire fails the lab. [`STAYS_OPEN`] lists what
-//!   step06 still lets through on purpose: chapter 7's seccomp filter
-//!   closes it.
+//!   probe that can never fire fails the lab. [`OPEN_UNTIL`] lists what
+//!   step06 and step07 still let through on purpose, and the step that
+//!   closes it: chapter 7's seccomp filter, chapter 8's overlay.
+//! - The plant-rootfs attack is judged from outside: the probe writes a
+//!   setuid-root copy of itself to /tmp/.escape-planted, and the lab looks
+//!   for it in the host's copy of the root the step ran on (the rootfs, or
+//!   the host's / for step01 and step02), then removes it.
 
 use std::fmt::Write as _;
 use std::os::fd::AsRawFd;
@@ -54,10 +58,10 @@ pub struct Args {
     no_write: bool,
 }
 
-const STEPS: [u8; 7] = [1, 2, 3, 4, 5, 6, 7];
+const STEPS: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /// The last step: it must block every attack.
-const LAST: u8 = 7;
+const LAST: u8 = 8;
 
 /// The fd number at which every run inherits a host directory.
 const LEAKED_FD: i32 = 7;
@@ -131,7 +135,7 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
     // Until step06: CAP_SYS_ADMIN mounts a dev tmpfs and no device cgroup
     // stops the open.
     ("device-node", &[1, 2, 3, 4, 5]),
-    // Open in every step up to step06 (STAYS_OPEN): no seccomp filter yet.
+    // Open in every step up to step06 (OPEN_UNTIL): no seccomp filter yet.
     // Capabilities do not guard these, or the probe asks whether the call
     // reaches the kernel at all (perf-event, bpf, kexec-load,
     // mount-syscall: see the probe's `reaches`).
@@ -145,6 +149,9 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
     ("kexec-load", &[1, 2, 3, 4, 5, 6]),
     ("mount-syscall", &[1, 2, 3, 4, 5, 6]),
     ("other-abi", &[1, 2, 3, 4, 5, 6]),
+    // Until step08 every run writes into the one rootfs: what it plants
+    // there is on the host (and in the next container).
+    ("plant-rootfs", &[1, 2, 3, 4, 5, 6, 7]),
     // Not listed: "leaked-fd". Every step closes the descriptors it
     // inherited (workshop::exec's close_range), so it is blocked throughout;
     // its positive control is the host column (HOST_CONTROL).
@@ -154,24 +161,35 @@ pub const MUST_ESCAPE: &[(&str, &[u8])] = &[
 /// host, with the same leaked descriptor, they must get through.
 pub const HOST_CONTROL: &[&str] = &["leaked-fd"];
 
-/// What step06 still lets through, on purpose: the kernel surface that
-/// Docker's seccomp profile closes in step07 (keyctl and add_key, unshare
-/// of a user namespace without CAP_SYS_ADMIN, io_uring_setup, userfaultfd,
-/// perf_event_open, bpf, kexec_load, mount, and every call of another ABI).
-/// The lab requires them to get through on step06 too, so chapter 7 has
-/// something to close, and to be blocked on step07.
-pub const STAYS_OPEN: &[&str] = &[
-    "keyring",
-    "userns",
-    "io-uring",
-    "add-key",
-    "userfaultfd",
-    "perf-event",
-    "bpf",
-    "kexec-load",
-    "mount-syscall",
-    "other-abi",
+/// What step06 and step07 still let through, on purpose, and the step that
+/// closes it. Docker's seccomp profile (step07) closes the kernel surface
+/// that capabilities do not guard: keyctl and add_key, unshare of a user
+/// namespace without CAP_SYS_ADMIN, io_uring_setup, userfaultfd,
+/// perf_event_open, bpf, kexec_load, mount, and every call of another ABI.
+/// Each run's own overlay (step08) closes writing into the shared rootfs.
+/// The lab requires each to get through on every step before its closing
+/// one, so the chapter has something to close, and to be blocked from it on.
+pub const OPEN_UNTIL: &[(&str, u8)] = &[
+    ("keyring", 7),
+    ("userns", 7),
+    ("io-uring", 7),
+    ("add-key", 7),
+    ("userfaultfd", 7),
+    ("perf-event", 7),
+    ("bpf", 7),
+    ("kexec-load", 7),
+    ("mount-syscall", 7),
+    ("other-abi", 7),
+    ("plant-rootfs", 8),
 ];
+
+/// The step that closes `attack`, if a step after step06 does.
+fn closed_by(attack: &str) -> Option<u8> {
+    OPEN_UNTIL
+        .iter()
+        .find(|(a, _)| *a == attack)
+        .map(|&(_, step)| step)
+}
 
 /// Entries of [`MUST_ESCAPE`] that hold only where the host itself allows
 /// the attack to root outside any container (the matrix's `host` column):
@@ -415,7 +433,40 @@ fn run_one(
             detail: format!("exit {} after {line:?}: {}", out.code, out.stderr.trim()),
         };
     }
-    Cell { escaped, detail }
+    let cell = Cell { escaped, detail };
+    if attack == "plant-rootfs" {
+        // Judged from outside: the host's copy of the root the step ran on.
+        let root = if step >= 3 { rootfs } else { Path::new("/") };
+        return planted_on_host(cell, &root.join("tmp/.escape-planted"));
+    }
+    cell
+}
+
+/// plant-rootfs: the probe wrote a setuid-root file; escaped only if the
+/// host's copy of the rootfs has it now. Removes it either way.
+fn planted_on_host(cell: Cell, planted: &Path) -> Cell {
+    use std::os::unix::fs::MetadataExt;
+    let seen = std::fs::symlink_metadata(planted);
+    let _ = std::fs::remove_file(planted);
+    match (cell.escaped, seen) {
+        (Some(true), Ok(m)) if m.uid() == 0 && m.mode() & 0o4000 != 0 => Cell {
+            escaped: Some(true),
+            detail: format!(
+                "{}; the host's rootfs now has {} (setuid root)",
+                cell.detail,
+                planted.display()
+            ),
+        },
+        (Some(true), _) => Cell {
+            escaped: Some(false),
+            detail: format!(
+                "{}, but the host's rootfs has no {}: the write stayed in the run's own layer",
+                cell.detail,
+                planted.display()
+            ),
+        },
+        _ => cell,
+    }
 }
 
 /// One attack's results.
@@ -555,8 +606,8 @@ fn word(cell: &Cell) -> &'static str {
     }
 }
 
-/// What is wrong with a matrix: step07 letting anything through, step06
-/// letting through more than [`STAYS_OPEN`], an early step no longer letting
+/// What is wrong with a matrix: step08 letting anything through, step06 or
+/// step07 letting through more than [`OPEN_UNTIL`], an early step no longer letting
 /// through what it must, or a run that failed.
 pub fn problems(matrix: &Matrix) -> Vec<String> {
     let mut out = Vec::new();
@@ -585,7 +636,7 @@ pub fn problems(matrix: &Matrix) -> Vec<String> {
                  add it to MUST_ESCAPE or HOST_CONTROL"
             ));
         }
-        let stays_open = STAYS_OPEN.contains(&attack.as_str());
+        let open_until = closed_by(attack);
         for (&step, cell) in STEPS.iter().zip(&row.steps) {
             let must = listed(MUST_ESCAPE, attack, step)
                 && !(listed(HOST_DEPENDENT, attack, step) && row.host.escaped == Some(false));
@@ -595,10 +646,12 @@ pub fn problems(matrix: &Matrix) -> Vec<String> {
                     "{attack}: step{LAST:02} let it through: {}",
                     cell.detail
                 )),
-                Some(true) if step == 6 && !stays_open => out.push(format!(
-                    "{attack}: step06 let it through: {}",
-                    cell.detail
-                )),
+                Some(true) if step >= 6 && open_until.is_none_or(|closing| step >= closing) => {
+                    out.push(format!(
+                        "{attack}: step{step:02} let it through: {}",
+                        cell.detail
+                    ))
+                }
                 Some(false) if must => out.push(format!(
                     "{attack}: must get through on step{step:02} (the lab shows the hole) but was blocked: {}",
                     cell.detail
@@ -690,9 +743,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let problems = problems(&matrix);
     if problems.is_empty() {
         println!(
-            "\nescape: step{LAST:02} blocks every attack; step06 every one but {} \
-             (chapter 7's); every probe fired where it must",
-            STAYS_OPEN.join(", ")
+            "\nescape: step{LAST:02} blocks every attack; step06 and step07 every one but {} \
+             (closed by the chapter after); every probe fired where it must",
+            OPEN_UNTIL
+                .iter()
+                .map(|(a, s)| format!("{a} (step{s:02})"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Ok(())
     } else {
@@ -725,7 +782,7 @@ mod tests {
 
     #[test]
     fn step06_letting_through_is_a_problem_and_early_blocks_of_must_attacks_too() {
-        let mut cells = vec![cell(Some(true)); 7];
+        let mut cells = vec![cell(Some(true)); 8];
         let matrix: Matrix = vec![row("reboot", cell(Some(true)), cells.clone())];
         let p = problems(&matrix);
         assert!(
@@ -766,7 +823,7 @@ mod tests {
 
     #[test]
     fn a_host_dependent_hole_is_required_only_where_the_host_allows_it() {
-        let mut cells = vec![cell(Some(false)); 7];
+        let mut cells = vec![cell(Some(false)); 8];
         let blocked_host = vec![row("mknod-disk", cell(Some(false)), cells.clone())];
         let p = problems(&blocked_host);
         assert!(p.iter().all(|p| !p.starts_with("mknod-disk")), "{p:?}");
@@ -787,13 +844,24 @@ mod tests {
 
     #[test]
     fn step07_letting_through_what_step06_may_is_a_problem() {
-        let mut cells = vec![cell(Some(true)); 7];
+        let mut cells = vec![cell(Some(true)); 8];
+        cells[7] = cell(Some(false));
         let ok = problems(&vec![row("keyring", cell(Some(true)), {
             let mut c = cells.clone();
             c[6] = cell(Some(false));
             c
         })]);
         assert!(ok.iter().all(|p| !p.starts_with("keyring")), "{ok:?}");
+        // plant-rootfs is chapter 8's: open on step07, closed on step08.
+        let ok = problems(&vec![row("plant-rootfs", cell(Some(true)), cells.clone())]);
+        assert!(ok.iter().all(|p| !p.starts_with("plant-rootfs")), "{ok:?}");
+        let mut open8 = cells.clone();
+        open8[7] = cell(Some(true));
+        let p = problems(&vec![row("plant-rootfs", cell(Some(true)), open8)]);
+        assert!(
+            p.iter().any(|p| p.contains("step08 let it through")),
+            "{p:?}"
+        );
         cells[6] = cell(Some(true));
         let p = problems(&vec![row("keyring", cell(Some(true)), cells)]);
         assert!(
@@ -804,7 +872,7 @@ mod tests {
 
     #[test]
     fn every_probe_needs_a_positive_control_that_fires() {
-        let blocked = || vec![cell(Some(false)); 7];
+        let blocked = || vec![cell(Some(false)); 8];
         let p = problems(&vec![row("new-probe", cell(Some(true)), blocked())]);
         assert!(p.iter().any(|p| p.contains("no positive control")), "{p:?}");
         let p = problems(&vec![row("leaked-fd", cell(Some(false)), blocked())]);
@@ -818,8 +886,9 @@ mod tests {
 
     #[test]
     fn what_stays_open_must_fire_on_step06_and_the_rest_must_not() {
-        let mut cells = vec![cell(Some(true)); 7];
+        let mut cells = vec![cell(Some(true)); 8];
         cells[6] = cell(Some(false));
+        cells[7] = cell(Some(false));
         let p = problems(&vec![row("keyring", cell(Some(true)), cells.clone())]);
         assert!(p.iter().all(|p| !p.starts_with("keyring")), "{p:?}");
         cells[5] = cell(Some(false));
@@ -831,7 +900,7 @@ mod tests {
         let p = problems(&vec![row(
             "session",
             cell(Some(false)),
-            vec![cell(Some(true)); 7],
+            vec![cell(Some(true)); 8],
         )]);
         assert!(
             p.iter().any(|p| p.contains("step06 let it through")),
@@ -841,13 +910,13 @@ mod tests {
 
     #[test]
     fn a_failed_run_is_a_problem() {
-        let matrix: Matrix = vec![row("leaked-fd", cell(Some(false)), vec![cell(None); 7])];
+        let matrix: Matrix = vec![row("leaked-fd", cell(Some(false)), vec![cell(None); 8])];
         assert_eq!(
             problems(&matrix)
                 .iter()
                 .filter(|p| p.starts_with("leaked-fd on"))
                 .count(),
-            7
+            8
         );
     }
 }

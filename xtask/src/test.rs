@@ -82,7 +82,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "escape",
-            what: "the escape lab: step07 blocks every attack, step06 all but chapter 7's, the early steps still teach",
+            what: "the escape lab: step08 blocks every attack, step06 and step07 all but what a later chapter closes, the early steps still teach",
             argv: xtask(&["escape"]),
         },
         Phase {

@@ -45,7 +45,7 @@ use qemu::{Check, Outcome, VmRun};
 const INIT: &str = include_str!("../vm/init.sh");
 
 /// The steps whose checks exist.
-const ALL_STEPS: [u8; 7] = [1, 2, 3, 4, 5, 6, 7];
+const ALL_STEPS: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 
 #[derive(clap::Args, Debug)]
 pub struct VmArgs {

@@ -7,9 +7,8 @@ mod container;
 // says `crate::pid` etc.: an exercise compiles this same container.rs
 // with its own module in place of one of them.
 use step08::{
-    image, overlay, user,
-    caps, cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, rootfs, seccomp,
-    tty, uts,
+    caps, cgroup, clone_into_cgroup, devices, environ, image, masked, mount, net, overlay, pid,
+    rootfs, seccomp, tty, user, uts,
 };
 
 use clap::Parser;

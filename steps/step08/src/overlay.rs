@@ -236,7 +236,11 @@ mod tests {
     #[test]
     fn more_than_a_page_is_refused() {
         let lowers: Vec<PathBuf> = (0..60)
-            .map(|i| PathBuf::from(format!("/var/lib/contain-rs-workshop/images/layers/{i:064}")))
+            .map(|i| {
+                PathBuf::from(format!(
+                    "/var/lib/contain-rs-workshop/images/layers/{i:064}"
+                ))
+            })
             .collect();
         let err = options(&lowers, &run("/c/ws-1")).unwrap_err();
         assert!(err.to_string().contains("4095"), "{err}");

@@ -65,12 +65,15 @@ pub fn resolve(spec: &str, layers: &[PathBuf]) -> Result<User, String> {
     let passwd = read_in_layers(layers, "etc/passwd").unwrap_or_default();
     let groups = read_in_layers(layers, "etc/group").unwrap_or_default();
     // name:password:uid:gid:gecos:home:shell
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| {
-        f.len() >= 7 && (f[0] == who || (who.parse::<u32>().is_ok() && f[2] == who))
-    });
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && (f[0] == who || (who.parse::<u32>().is_ok() && f[2] == who)));
     let uid = match (who.parse::<u32>(), &entry) {
         (Ok(uid), _) => uid,
-        (Err(_), Some(f)) => f[2].parse().map_err(|_| format!("bad uid in /etc/passwd: {f:?}"))?,
+        (Err(_), Some(f)) => f[2]
+            .parse()
+            .map_err(|_| format!("bad uid in /etc/passwd: {f:?}"))?,
         (Err(_), None) => {
             return Err(format!(
                 "no user {who:?} in the image's /etc/passwd; use a numeric uid"
@@ -144,9 +147,7 @@ pub fn switch(user: &User) -> Result<(), SyscallError> {
     call("setuid", user.uid.to_string(), || {
         setuid(Uid::from_raw(user.uid))
     })
-    .map_err(|e| {
-        e.with_hint("setuid needs CAP_SETUID in the effective set: do not --cap-drop it")
-    })
+    .map_err(|e| e.with_hint("setuid needs CAP_SETUID in the effective set: do not --cap-drop it"))
 }
 // ANCHOR_END: switch
 
@@ -175,10 +176,7 @@ mod tests {
     #[test]
     fn command_follows_docker() {
         let ep = v(&["/entry"]);
-        assert_eq!(
-            command(&ep, &v(&["a"]), &[]),
-            Some(v(&["/entry", "a"]))
-        );
+        assert_eq!(command(&ep, &v(&["a"]), &[]), Some(v(&["/entry", "a"])));
         assert_eq!(
             command(&ep, &v(&["a"]), &v(&["b"])),
             Some(v(&["/entry", "b"]))
@@ -230,13 +228,20 @@ mod tests {
         .unwrap();
         let layers = [base.path().to_path_buf(), top.path().to_path_buf()];
         let app = resolve("app", &layers).unwrap();
-        assert_eq!((app.uid, app.gid, app.groups.clone()), (1000, 1000, vec![10]));
+        assert_eq!(
+            (app.uid, app.gid, app.groups.clone()),
+            (1000, 1000, vec![10])
+        );
         assert_eq!(app.home.as_deref(), Some("/home/app"));
         assert_eq!(resolve("app:staff", &layers).unwrap().gid, 50);
         let n = resolve("4242:7", &layers).unwrap();
         assert_eq!((n.uid, n.gid, n.home), (4242, 7, None));
         assert_eq!(resolve("1000", &layers).unwrap().gid, 1000);
         assert!(resolve("old", &layers).unwrap_err().contains("no user"));
-        assert!(resolve("app:nogroup", &layers).unwrap_err().contains("no group"));
+        assert!(
+            resolve("app:nogroup", &layers)
+                .unwrap_err()
+                .contains("no group")
+        );
     }
 }

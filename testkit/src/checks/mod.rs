@@ -171,6 +171,9 @@ macro_rules! chapter_groups {
             cap_add_widens_the_filter, ordinary_programs_run, job_control_works,
             wget_reaches_the_host, profile_file_is_loaded, bad_profile_is_125);
     };
+    ($bin:expr, $step:tt, 8) => {
+        $crate::chapter_groups!($bin, $step, 7);
+    };
 }
 
 /// One module of `#[test]`s, each running `checks::<group>::<name>`.

@@ -402,6 +402,20 @@ pub fn bare_rootfs_runs(t: &Target) -> Result<(), String> {
     let out = run_bare_script(t, bare.path())?;
     expect_bare_ok(&out, "a rootfs of only bin/busybox and etc/")?;
     same_mounts(&before, &host::mounts(), "after a run on a bare rootfs")?;
+    if t.step >= 8 {
+        // From chapter 8 the rootfs is a read-only lower layer: the mount
+        // points are made in the run's own layer, and the rootfs keeps
+        // exactly what it had.
+        let left = listing(bare.path());
+        let had: BTreeSet<String> = ["bin", "etc"].iter().map(|s| s.to_string()).collect();
+        if left != had {
+            return Err(format!(
+                "the bare rootfs changed: it had {had:?}, now {left:?}; from chapter 8 the \
+                 mount points belong in the run's upper layer, not in the rootfs"
+            ));
+        }
+        return Ok(());
+    }
     for dir in ["dev", "proc", "sys"] {
         if !bare.path().join(dir).is_dir() {
             return Err(format!(
@@ -450,6 +464,18 @@ pub fn mount_point_symlinks_stay_inside(t: &Target) -> Result<(), String> {
         return Err("the host's /etc changed during a run whose rootfs has run -> /etc".into());
     }
     let inside = bare.path().join(dev_target.trim_start_matches('/'));
+    if t.step >= 8 {
+        // The targets were made in the run's own layer, not in the rootfs.
+        if inside.exists() || bare.path().join("ws-proc-here").exists() {
+            return Err(format!(
+                "{} or {} was made in the rootfs itself: from chapter 8 it is a read-only \
+                 lower layer, and the run's writes go to its upper layer",
+                inside.display(),
+                bare.path().join("ws-proc-here").display()
+            ));
+        }
+        return Ok(());
+    }
     if !inside.is_dir() || !bare.path().join("ws-proc-here").is_dir() {
         return Err(format!(
             "the symlinks' targets were not made inside the rootfs ({} and {})",

@@ -24,6 +24,10 @@ enum How {
     /// to the container's process as the host sees it: the step's child
     /// (PID 1 inside) from step02 on, the step itself in step01.
     Experiment(&'static [&'static str]),
+    /// As root, to the end; then each shell command on the host, with
+    /// `$WORKSHOP_ROOTFS` set to the rootfs the run used: what a run left
+    /// behind (or did not).
+    After(&'static [&'static str]),
 }
 
 /// One recorded run.
@@ -41,8 +45,8 @@ pub struct Recording {
     status: bool,
     /// Run with the rootfs (WORKSHOP_ROOTFS) set.
     rootfs: bool,
-    /// Keep only the output lines that contain this (the shown command
-    /// ends in `| grep` to say so).
+    /// Keep only the output lines that contain this, or one of its
+    /// `|`-separated words (the shown command ends in `| grep` to say so).
     grep: Option<&'static str>,
 }
 
@@ -75,6 +79,10 @@ impl Recording {
     }
     const fn probing(mut self, commands: &'static [&'static str]) -> Self {
         self.how = How::Experiment(commands);
+        self
+    }
+    const fn then_on_host(mut self, commands: &'static [&'static str]) -> Self {
+        self.how = How::After(commands);
         self
     }
     const fn no_rootfs(mut self) -> Self {
@@ -162,6 +170,22 @@ pub const RECORDINGS: &[Recording] = &[
     rec("step06-userns.txt", "cargo run -q -p step06 -- --network none unshare -U -r sh -c 'id; grep CapEff /proc/self/status'", "step06", &["--network", "none", "unshare", "-U", "-r", "sh", "-c", "id; grep CapEff /proc/self/status"]),
     rec("step07-seccomp.txt", "cargo run -q -p step07 -- -x --network none grep Seccomp /proc/self/status 2>&1 | grep -i seccomp", "step07", &["-x", "--network", "none", "grep", "Seccomp", "/proc/self/status"]).grep("eccomp"),
     rec("step07-userns.txt", "cargo run -q -p step07 -- --network none unshare -U -r sh -c 'id'", "step07", &["--network", "none", "unshare", "-U", "-r", "sh", "-c", "id"]).with_status(),
+    // chapter 8
+    rec("step07-left-behind.txt", "cargo run -q -p step07 -- --network none sh -c 'echo written by a container > /etc/left-behind'", "step07", &["--network", "none", "sh", "-c", "echo written by a container > /etc/left-behind"]).then_on_host(&[
+        "cat $WORKSHOP_ROOTFS/etc/left-behind",
+        "rm $WORKSHOP_ROOTFS/etc/left-behind     # tidy up",
+    ]),
+    rec("step08-overlay.txt", "cargo run -q -p step08 -- --network none sh -c 'echo written by a container > /etc/left-behind; rm /bin/ls; ls /etc/left-behind /bin/ls'", "step08", &["--network", "none", "sh", "-c", "echo written by a container > /etc/left-behind; rm /bin/ls; ls /etc/left-behind /bin/ls"]).with_status().then_on_host(&[
+        "ls -l $WORKSHOP_ROOTFS/bin/ls",
+        "test -e $WORKSHOP_ROOTFS/etc/left-behind || echo 'no etc/left-behind in the rootfs'",
+        "ls /var/lib/contain-rs-workshop/containers",
+    ]),
+    rec("step08-mount.txt", "cargo run -q -p step08 -- -x --network none true 2>&1 | grep -E 'overlay|pivot_root'", "step08", &["-x", "--network", "none", "true"]).grep("overlay|pivot_root"),
+    rec("step08-experiment.txt", "cargo run -q -p step08 -- sh -c 'echo hi > /tmp/hello; rm /bin/ls; exec sleep 5'", "step08", &["sh", "-c", "echo hi > /tmp/hello; rm /bin/ls; exec sleep 5"]).probing(&[
+        "findmnt --task $PID --noheadings --output FSTYPE,OPTIONS /",
+        "find /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper -path '*/tmp*'",
+        "stat -c '%F %t:%T' /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper/bin/ls",
+    ]),
     rec("step07-unconfined.txt", "cargo run -q -p step07 -- --network none --security-opt seccomp=unconfined unshare -U -r sh -c 'id'", "step07", &["--network", "none", "--security-opt", "seccomp=unconfined", "unshare", "-U", "-r", "sh", "-c", "id"]).with_status(),
 ];
 
@@ -240,7 +264,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
     let mut text = format!("$ {}\n", rec.shown);
     let code = match rec.how {
-        How::Root | How::Nobody => {
+        How::Root | How::Nobody | How::After(_) => {
             let mut _guard = None;
             let mut cmd = match rec.how {
                 How::Nobody => {
@@ -262,9 +286,27 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
             match rec.grep {
                 Some(needle) => output
                     .lines()
-                    .filter(|l| l.contains(needle))
+                    .filter(|l| needle.split('|').any(|n| l.contains(n)))
                     .for_each(|l| text.push_str(&format!("{l}\n"))),
                 None => text.push_str(&output),
+            }
+            if let How::After(probes) = rec.how {
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                if rec.status {
+                    text.push_str(&format!("$ echo $?\n{code}\n"));
+                }
+                text.push_str("\n# on the host, afterwards:\n");
+                for probe in probes {
+                    let mut sh = Command::new("sh");
+                    sh.args(["-c", probe]).env("WORKSHOP_ROOTFS", rootfs);
+                    let (out, probe_code) = run_merged(sh, Some(rootfs))?;
+                    text.push_str(&format!("$ {probe}\n{out}"));
+                    if probe_code != 0 {
+                        bail!("the probe `{probe}` exited {probe_code}: {out}");
+                    }
+                }
             }
             code
         }
@@ -277,9 +319,9 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    if rec.status {
+    if rec.status && !matches!(rec.how, How::After(_)) {
         text.push_str(&format!("$ echo $?\n{code}\n"));
-    } else if code != 0 {
+    } else if code != 0 && !rec.status {
         bail!("{} exited {code}:\n{text}", rec.shown);
     }
     Ok(text)
@@ -352,9 +394,19 @@ fn experiment(
             (init, cmd)
         };
         // Until exec, the command's name is still the step's.
+        // `sh -c '...; exec sleep 5'`: the name after the last `exec`.
+        let mut expected = rec.args[rec.args.len() - 2];
+        if expected == "-c" {
+            let script = rec.args[rec.args.len() - 1];
+            expected = script
+                .rsplit("exec ")
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                .unwrap_or("sh");
+        }
         wait_for(|| {
             let comm = fs::read_to_string(format!("/proc/{command}/comm")).ok()?;
-            (comm.trim() == rec.args[rec.args.len() - 2]).then_some(())
+            (comm.trim() == expected).then_some(())
         })?;
         let mut out = format!(
             "\n# in a second shell on the host:\n$ PID=$(pgrep -n {})       # the container's {}; here {pid}\n",

@@ -103,7 +103,12 @@ pub fn run(args: VmArgs) -> Result<()> {
     let kernel = kernel::unpack(&deb, &work.join("kernel"))?;
     eprintln!("vm-test: kernel {} ({})", kernel.release, deb.display());
 
-    let built = initramfs::build(&args.steps, kernel.veth.as_deref(), &work, &tools)?;
+    let built = initramfs::build(
+        &args.steps,
+        &[kernel.veth.as_deref(), kernel.overlay.as_deref()],
+        &work,
+        &tools,
+    )?;
     eprintln!(
         "vm-test: initramfs {} ({:.1} MiB), built in {:.1} s",
         built.path.display(),
@@ -256,7 +261,7 @@ fn output(cmd: &mut Command) -> Result<String> {
 
 /// The checks of the VM itself and of the initramfs, which init.sh makes
 /// in shell: they look at the VM, not at a step's behaviour.
-const VM_CHECKS: [&str; 3] = ["vm_cgroup2", "vm_controllers", "vm_veth"];
+const VM_CHECKS: [&str; 4] = ["vm_cgroup2", "vm_controllers", "vm_veth", "vm_overlay"];
 /// What only a root that is the initial ramfs shows (step03 on).
 const INITRAMFS_CHECKS: [&str; 2] = ["initramfs_pivot_root_hint", "initramfs_no_pivot_runs"];
 /// step05's v1-backend tests, reported as ignored on this v2 kernel.

@@ -14,7 +14,7 @@
 # checks to expect and fails on a FAIL, on a missing check, and on a VM
 # that does not finish in time. Run by busybox's ash; the image carries
 # busybox's applets in /bin, the step binaries and `checks` in /bin (with
-# the shared libraries they need), veth.ko in /lib/modules, and the test
+# the shared libraries they need), veth.ko and overlay.ko in /lib/modules, and the test
 # rootfs (the same busybox rootfs the host's tests use) in /rootfs.
 export PATH=/bin
 
@@ -111,6 +111,13 @@ if [ ! -d /sys/module/veth ] && [ -f /lib/modules/veth.ko ]; then
 fi
 [ -d /sys/module/veth ]
 verdict vm_veth $? "$(if [ -d /sys/module/veth ]; then echo "veth loaded"; else echo "no veth: $(flat /tmp/err)"; fi)"
+
+# overlayfs too (step08's root is an overlay).
+if ! grep -q overlay /proc/filesystems && [ -f /lib/modules/overlay.ko ]; then
+    insmod /lib/modules/overlay.ko 2>/tmp/err
+fi
+grep -q overlay /proc/filesystems
+verdict vm_overlay $? "$(if grep -q overlay /proc/filesystems; then echo "overlay loaded"; else echo "no overlayfs: $(flat /tmp/err)"; fi)"
 
 # step05's tests of its cgroup v1 backend have nothing to test here: they
 # must say so and be reported as ignored, never as passed or failed.

@@ -713,6 +713,11 @@ pub const DIFFS: &[(&str, &str, &str)] = &[
         "steps/step06/src/container.rs",
         "steps/step07/src/container.rs",
     ),
+    (
+        "step07-step08-container.diff",
+        "steps/step07/src/container.rs",
+        "steps/step08/src/container.rs",
+    ),
 ];
 
 /// Chapter 7's listing of the BPF program Docker's profile compiles to:

@@ -144,9 +144,9 @@ pub struct Built {
 }
 
 /// Builds `work/initramfs.cpio.gz`: init.sh as /init, busybox, the test
-/// rootfs at /rootfs, veth.ko, and the steps asked for (built by cargo; a
+/// rootfs at /rootfs, veth.ko and overlay.ko, and the steps asked for (built by cargo; a
 /// step that does not build is left out and reported in [`Built::unbuilt`]).
-pub fn build(steps: &[u8], veth: Option<&Path>, work: &Path, tools: &Tools) -> Result<Built> {
+pub fn build(steps: &[u8], modules: &[Option<&Path>], work: &Path, tools: &Tools) -> Result<Built> {
     let mut image = Image::default();
     image.dir("dev", 0o755);
     // The kernel opens /dev/console for init's stdio before anything is mounted.
@@ -163,8 +163,15 @@ pub fn build(steps: &[u8], veth: Option<&Path>, work: &Path, tools: &Tools) -> R
     );
     add_busybox(&mut image)?;
     add_rootfs(&mut image)?;
-    if let Some(veth) = veth {
-        image.file("lib/modules/veth.ko", 0o644, kernel::module_bytes(veth)?);
+    // veth.ko and overlay.ko, decompressed, under their plain names.
+    for module in modules.iter().flatten() {
+        let name = module.file_name().unwrap_or_default().to_string_lossy();
+        let plain = name.split(".ko").next().unwrap_or_default();
+        image.file(
+            &format!("lib/modules/{plain}.ko"),
+            0o644,
+            kernel::module_bytes(module)?,
+        );
     }
     // The not-root check runs the step through util-linux's setpriv
     // (busybox's has no --reuid); it replaces busybox's applet link.

@@ -1,7 +1,8 @@
 //! The kernel the VM boots: a Debian kernel package, downloaded with
 //! `apt-get download` into `target/vm/debs/` once and unpacked with
-//! `dpkg-deb -x`, and the `veth.ko` that matches it (veth is a module in
-//! Debian's kernels; busybox's insmod loads it in the VM).
+//! `dpkg-deb -x`, and the `veth.ko` and `overlay.ko` that match it (veth
+//! and overlayfs are modules in Debian's kernels; busybox's insmod loads
+//! them in the VM).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub struct Kernel {
     pub vmlinuz: PathBuf,
     /// `veth.ko` (possibly compressed), when veth is a module.
     pub veth: Option<PathBuf>,
+    /// `overlay.ko` (possibly compressed), when overlayfs is a module.
+    pub overlay: Option<PathBuf>,
 }
 
 /// The .deb of the kernel `meta` depends on, downloaded into `debs` unless
@@ -98,7 +101,7 @@ fn newest_deb(dir: &Path) -> Result<Option<PathBuf>> {
 }
 
 /// Unpacks `deb` under `into/<its name>/` (once) and finds the kernel
-/// and veth.ko in it.
+/// and veth.ko and overlay.ko in it.
 pub fn unpack(deb: &Path, into: &Path) -> Result<Kernel> {
     let stem = deb
         .file_stem()
@@ -125,18 +128,18 @@ pub fn unpack(deb: &Path, into: &Path) -> Result<Kernel> {
     let release = file_name(&vmlinuz)
         .trim_start_matches("vmlinuz-")
         .to_owned();
-    let net = dest
-        .join("lib/modules")
-        .join(&release)
-        .join("kernel/drivers/net");
-    let veth = ["veth.ko", "veth.ko.xz", "veth.ko.zst"]
-        .iter()
-        .map(|n| net.join(n))
-        .find(|p| p.exists());
+    let modules = dest.join("lib/modules").join(&release).join("kernel");
+    let module = |dir: &str, name: &str| {
+        ["ko", "ko.xz", "ko.zst"]
+            .iter()
+            .map(|ext| modules.join(dir).join(format!("{name}.{ext}")))
+            .find(|p| p.exists())
+    };
     Ok(Kernel {
+        veth: module("drivers/net", "veth"),
+        overlay: module("fs/overlayfs", "overlay"),
         release,
         vmlinuz,
-        veth,
     })
 }
 

@@ -47,7 +47,7 @@ fn every_chapter8_check_passes_on_the_mock() {
 }
 
 #[test]
-fn overlay_checks_fail_on_broken_mocks() {
+fn checks_fail_on_broken_mocks() {
     testkit::run::require_root().unwrap();
     let dir = tempfile::tempdir().unwrap();
     for (kind, must_fail) in [
@@ -66,6 +66,28 @@ fn overlay_checks_fail_on_broken_mocks() {
                 "overlay::container_dir_used_then_emptied",
                 "overlay::container_dir_emptied_after_failure",
                 "overlay::writes_end_with_the_run",
+            ][..],
+        ),
+        ("no-whiteouts", &["images::layers_whiteouts_and_links"][..]),
+        (
+            "no-entrypoint",
+            &["images::command_replaces_cmd_keeps_entrypoint"][..],
+        ),
+        ("no-env", &["images::config_is_honoured"][..]),
+        (
+            "dirty-store",
+            &[
+                "images::unknown_tag_is_125",
+                "images::blob_digest_mismatch_is_125",
+                "images::truncated_blob_is_125",
+                "images::dotdot_layer_is_125",
+            ][..],
+        ),
+        (
+            "always-pulls-missing",
+            &[
+                "images::pull_policies",
+                "images::pull_never_with_empty_store_is_125",
             ][..],
         ),
     ] {

@@ -7,18 +7,23 @@
 # whiteouts, and runs the command with chroot on a per-run overlay in its
 # own mount namespace. Not a container: no pid/net/uts namespaces.
 #
-# Named mock-runtime-no-overlay.sh (a copy), it runs directly on the lower
-# (writes reach the rootfs); named mock-runtime-keep-dir.sh, it leaves
-# ws-<pid> behind. The checks must fail on those.
+# A copy named mock-runtime-BUG.sh has that bug (the checks must fail on it):
+#   no-overlay       runs directly on the lower (writes reach the rootfs)
+#   keep-dir         leaves ws-<pid> behind
+#   no-whiteouts     unpacks .wh. files as they are
+#   no-entrypoint    ignores the image's Entrypoint
+#   no-env           ignores the image's Env
+#   dirty-store      leaves its temp dir in the store when a pull fails
+#   always-pulls-missing   treats --pull always and never as missing
 set -u
-case "$0" in
-*-no-overlay.sh) export MOCK_BROKEN=no-overlay ;;
-*-keep-dir.sh) export MOCK_BROKEN=keep-dir ;;
-*) export MOCK_BROKEN= ;;
+MOCK_BROKEN=
+case "$(basename "$0")" in
+mock-runtime-*.sh) MOCK_BROKEN=$(basename "$0" .sh) MOCK_BROKEN=${MOCK_BROKEN#mock-runtime-} ;;
 esac
+export MOCK_BROKEN
 store=${WORKSHOP_IMAGE_STORE:-/var/lib/contain-rs-workshop/images}
 cdir=${WORKSHOP_CONTAINER_DIR:-/var/lib/contain-rs-workshop/containers}
-rootfs= image= pull=missing
+rootfs='' image='' pull=missing
 envs=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -31,9 +36,11 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
+if [ "$MOCK_BROKEN" = always-pulls-missing ]; then pull=missing; fi
 die() { echo "mock: $*" >&2; exit 125; }
 
 ws=$cdir/ws-$$
+# shellcheck disable=SC2317  # called by the traps
 cleanup() { [ "${MOCK_BROKEN:-}" = keep-dir ] || rm -rf "$ws"; }
 trap cleanup EXIT
 trap 'exit 143' TERM
@@ -49,7 +56,7 @@ if [ -n "$image" ]; then
         exec 9>>"$store/lock"
         flock 9
         tmp=$(mktemp -d "$store/tmp/pull.XXXXXX")
-        trap 'rm -rf "$tmp"; cleanup' EXIT
+        if [ "$MOCK_BROKEN" != dirty-store ]; then trap 'rm -rf "$tmp"; cleanup' EXIT; fi
         if ! skopeo --insecure-policy copy -q --preserve-digests --src-tls-verify=false \
             "docker://$image" "oci:$tmp/oci:x" </dev/null 2>"$tmp/err" >/dev/null; then
             die "--image $image: $(grep -v '^\s*$' "$tmp/err" | tail -n 1)"
@@ -65,6 +72,7 @@ if [ -n "$image" ]; then
             mkdir "$tmp/$hex"
             tar -xzf "$tmp/oci/blobs/sha256/$hex" --numeric-owner -C "$tmp/$hex" ||
                 die "--image $image: cannot unpack layer $d"
+            [ "$MOCK_BROKEN" = no-whiteouts ] && continue
             while IFS= read -r -d '' o; do
                 setfattr -n trusted.overlay.opaque -v y "$(dirname "$o")" && rm "$o"
             done < <(find "$tmp/$hex" -name '.wh..wh..opq' -print0)
@@ -94,8 +102,10 @@ if [ -n "$image" ]; then
     for d in $(jq -r '.layers[].digest' "$manifest"); do
         lowers=$store/layers/sha256/${d#sha256:}${lowers:+:$lowers}
     done
-    mapfile -t ienv < <(jq -r '.config.Env // [] | .[]' "$config")
-    mapfile -t entry < <(jq -r '.config.Entrypoint // [] | .[]' "$config")
+    [ "$MOCK_BROKEN" = no-env ] ||
+        mapfile -t ienv < <(jq -r '.config.Env // [] | .[]' "$config")
+    [ "$MOCK_BROKEN" = no-entrypoint ] ||
+        mapfile -t entry < <(jq -r '.config.Entrypoint // [] | .[]' "$config")
     mapfile -t cmd < <(jq -r '.config.Cmd // [] | .[]' "$config")
     wd=$(jq -r '.config.WorkingDir // "/"' "$config")
     user=$(jq -r '.config.User // ""' "$config")
@@ -107,6 +117,7 @@ argv=("${entry[@]}" "${cmd[@]}")
 
 mkdir -p "$ws/upper" "$ws/work" "$ws/merged" || die "mkdir $ws"
 export MOCK_LOWERS=$lowers MOCK_WS=$ws MOCK_WD=$wd MOCK_USER=$user
+# shellcheck disable=SC2016  # expanded by the inner bash
 unshare -m --propagation private -- bash -c '
     set -u
     if [ "${MOCK_BROKEN:-}" = no-overlay ]; then

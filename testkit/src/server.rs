@@ -181,9 +181,14 @@ fn handle(
             stream.write_all(body)?;
         }
         Reply::Typed(content_type, body) => {
+            // What a registry adds to a manifest: its digest and the API version.
+            use sha2::Digest;
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n",
-                body.len()
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: {content_type}\r\n\
+                 Docker-Content-Digest: sha256:{}\r\n\
+                 Docker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n",
+                body.len(),
+                hex::encode(sha2::Sha256::digest(body))
             );
             stream.write_all(head.as_bytes())?;
             stream.write_all(body)?;

@@ -969,6 +969,12 @@ pub fn shared_layer_stored_once(t: &Target) -> Result<(), String> {
     for name in ["test/a", "test/b"] {
         let out = d.run_image(t, &reg.reference(name, "1"), &[], &["true"])?;
         expect_code(&out, 0, &format!("{name}:1 true"))?;
+        if !out.stderr.trim().is_empty() {
+            return Err(format!(
+                "a pull that worked printed {:?} on stderr (not a terminal): say nothing then",
+                out.stderr
+            ));
+        }
     }
     store_consistent(&d.store, &layer_hexes(&[&a, &b]))?;
     for (name, image) in [("test/a", &a), ("test/b", &b)] {

@@ -19,7 +19,9 @@
 //! apt's package lists (`apt-get update`, which `.ci/run` does).
 //!
 //! Dropping a [`Registry`] kills its process, stops its token endpoint and
-//! removes its storage, so a failing check leaves nothing running.
+//! removes its storage, so a failing check leaves nothing running; and the
+//! registry dies with the thread that started it (`PR_SET_PDEATHSIG`), so a
+//! killed test process leaves none either. Start and drop it in one thread.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -164,12 +166,27 @@ impl Registry {
             let config_path = dir.path().join("config.yml");
             std::fs::write(&config_path, config)?;
             let log = std::fs::File::create(dir.path().join("registry.log"))?;
-            let child = Command::new(&bin)
-                .arg("serve")
+            let mut cmd = Command::new(&bin);
+            cmd.arg("serve")
                 .arg(&config_path)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
-                .stderr(log)
+                .stderr(log);
+            // If the test process is killed (a grader's timeout) Drop never
+            // runs: the kernel kills the registry when the thread that
+            // started it ends. So a Registry lives and dies in one thread.
+            // SAFETY: prctl is async-signal-safe and touches no memory of
+            // the parent; nothing else runs between fork and exec.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = cmd
                 .spawn()
                 .with_context(|| format!("start {}", bin.display()))?;
             let mut child = child;

@@ -66,6 +66,7 @@ fn checks_fail_on_broken_mocks() {
                 "overlay::container_dir_used_then_emptied",
                 "overlay::container_dir_emptied_after_failure",
                 "overlay::writes_end_with_the_run",
+                "overlay::container_dir_emptied_after_sigterm",
             ][..],
         ),
         ("no-whiteouts", &["images::layers_whiteouts_and_links"][..]),

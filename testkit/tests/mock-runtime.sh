@@ -43,7 +43,6 @@ ws=$cdir/ws-$$
 # shellcheck disable=SC2317  # called by the traps
 cleanup() { [ "${MOCK_BROKEN:-}" = keep-dir ] || rm -rf "$ws"; }
 trap cleanup EXIT
-trap 'exit 143' TERM
 
 lowers=$rootfs
 ienv=() entry=() cmd=() wd=/ user=
@@ -141,6 +140,11 @@ unshare -m --propagation private -- bash -c '
     *) spec=$MOCK_USER:0 ;;
     esac
     exec chroot --userspec="$spec" "$m" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$MOCK_WD" "$@"
-' mock env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${ienv[@]}" "${envs[@]}" "${argv[@]}"
+' mock env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${ienv[@]}" "${envs[@]}" "${argv[@]}" &
+child=$!
+# SIGTERM goes on to the command; the layer is removed when it has ended.
+trap 'kill -TERM "$child" 2>/dev/null' TERM
+wait "$child"
 status=$?
+while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done
 exit $status

@@ -55,6 +55,11 @@ pub const CHECKS: &[Check] = &[
         run: container_dir_emptied_after_failure,
     },
     Check {
+        name: "overlay::container_dir_emptied_after_sigterm",
+        since: 8,
+        run: container_dir_emptied_after_sigterm,
+    },
+    Check {
         name: "images::config_is_honoured",
         since: 8,
         run: config_is_honoured,
@@ -63,6 +68,11 @@ pub const CHECKS: &[Check] = &[
         name: "images::user_name_from_image_passwd",
         since: 8,
         run: user_name_from_image_passwd,
+    },
+    Check {
+        name: "images::unknown_user_is_125",
+        since: 8,
+        run: unknown_user_is_125,
     },
     Check {
         name: "images::command_replaces_cmd_keeps_entrypoint",
@@ -696,6 +706,33 @@ pub fn container_dir_used_then_emptied(t: &Target) -> Result<(), String> {
     d.containers_clean("after the container ended")
 }
 
+/// SIGTERM to the runtime (as on Ctrl-C or `kill`) ends the container and
+/// still removes its ws-<pid>.
+pub fn container_dir_emptied_after_sigterm(t: &Target) -> Result<(), String> {
+    let d = Dirs::new()?;
+    let rootfs = t.rootfs.clone().ok_or("chapter 8 checks need a rootfs")?;
+    let (mut child, rx) = spawn_lines(d.rootfs_cmd(
+        t,
+        &rootfs,
+        &["sh", "-c", "echo x > /tmp/f; echo ready; exec sleep 30"],
+    ))?;
+    until_ready(&rx)?;
+    // Positive control: the run's layer is there while it runs.
+    let n = std::fs::read_dir(&d.containers).map_err(err)?.count();
+    if n != 1 {
+        return Err(format!(
+            "while the container ran, --container-dir held {n} entries, expected one ws-<pid>"
+        ));
+    }
+    if let Some(c) = child.0.as_mut() {
+        crate::run::stop(c);
+        if matches!(c.try_wait(), Ok(None)) {
+            return Err("the runtime did not end within 10 s of SIGTERM".into());
+        }
+    }
+    d.containers_clean("after SIGTERM to the runtime")
+}
+
 /// A setup that fails halfway (125) and a missing command (127) leave
 /// nothing in the container dir, and no mount under it.
 pub fn container_dir_emptied_after_failure(t: &Target) -> Result<(), String> {
@@ -777,6 +814,22 @@ pub fn user_name_from_image_passwd(t: &Target) -> Result<(), String> {
         ));
     }
     d.containers_clean("after the run")
+}
+
+/// `User: NAME` that the image's /etc/passwd lacks: 125, one line naming
+/// it, nothing left in the container dir.
+pub fn unknown_user_is_125(t: &Target) -> Result<(), String> {
+    let d = Dirs::new()?;
+    let reg = registry()?;
+    push(&reg, Config::shell().user("nosuchuser"), "test/nouser", "1")?;
+    let out = d.run_image(t, &reg.reference("test/nouser", "1"), &[], &["true"])?;
+    expect_code(&out, 125, "an image whose User is not in its /etc/passwd")?;
+    expect_one_line(
+        &out,
+        &["nosuchuser"],
+        "an image whose User is not in its /etc/passwd",
+    )?;
+    d.containers_clean("after a run whose user was not found")
 }
 
 /// No command: Entrypoint + Cmd; a command: Entrypoint + the command.

@@ -5,12 +5,17 @@
 //!   as a directory and as a `.tar.gz`, plus hostile archives for the fetcher.
 //! - [`server`]: a tiny HTTP server on 127.0.0.1 that serves those archives,
 //!   and misbehaves on request (404, truncated body, a stall).
+//! - [`oci`]: OCI image layouts (layers, config, manifest) built in Rust.
+//! - [`registry`]: docker-registry on loopback (open or token auth), and a
+//!   fake registry that serves broken blobs and foreign-platform indexes.
 //! - [`run`]: running an implementation under a time limit.
 //! - [`host`]: snapshots of the host (mounts, links, cgroups, processes).
 //! - [`checks`]: the behaviour every chapter's implementation must show.
 
 pub mod checks;
 pub mod host;
+pub mod oci;
+pub mod registry;
 pub mod rootfs;
 pub mod run;
 pub mod server;

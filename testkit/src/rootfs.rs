@@ -293,7 +293,7 @@ fn materialize(entries: &[Entry], root: &Path) -> Result<()> {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     format!(
         "{}-{}",
         std::process::id(),
@@ -306,7 +306,7 @@ fn unique() -> String {
 /// exclusive `flock` on `<work_dir>/.<name>.lock`, into a temporary path
 /// beside the result, which is renamed into place only when complete; so the
 /// final path, once it exists, is always whole.
-fn cached(name: &str, build: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+pub(crate) fn cached(name: &str, build: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
     let dir = work_dir();
     let target = dir.join(name);
     if target.symlink_metadata().is_ok() {

@@ -40,6 +40,9 @@ pub const LIFETIME: Duration = Duration::from_secs(60);
 pub enum Reply {
     /// `200 OK` with this body.
     Body(Vec<u8>),
+    /// `200 OK` with this `Content-Type` and body (a registry's manifests
+    /// and indexes, which a client tells apart by their type).
+    Typed(String, Vec<u8>),
     /// `404 Not Found`.
     NotFound,
     /// `200 OK` with the `Content-Length` of the whole `body`, but only its
@@ -175,6 +178,19 @@ fn handle(
     match routes.get(&path).unwrap_or(&Reply::NotFound) {
         Reply::Body(body) => {
             stream.write_all(&ok_head(body.len()))?;
+            stream.write_all(body)?;
+        }
+        Reply::Typed(content_type, body) => {
+            // What a registry adds to a manifest: its digest and the API version.
+            use sha2::Digest;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: {content_type}\r\n\
+                 Docker-Content-Digest: sha256:{}\r\n\
+                 Docker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n",
+                body.len(),
+                hex::encode(sha2::Sha256::digest(body))
+            );
+            stream.write_all(head.as_bytes())?;
             stream.write_all(body)?;
         }
         Reply::NotFound => {

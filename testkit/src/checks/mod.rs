@@ -16,11 +16,15 @@ use crate::run::{Output, Target};
 pub mod caps;
 pub mod cgroup;
 pub mod defaults;
+pub mod images;
 pub mod mount;
 pub mod net;
 pub mod pid;
 pub mod seccomp;
 pub mod uts;
+
+/// Chapter 8's overlay checks live beside the image checks.
+pub use self::images as overlay;
 
 /// One behaviour, named, with the chapter that introduces it.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +48,7 @@ pub fn all() -> Vec<Check> {
         caps::CHECKS,
         defaults::CHECKS,
         seccomp::CHECKS,
+        images::CHECKS,
     ]
     .concat()
 }
@@ -173,6 +178,17 @@ macro_rules! chapter_groups {
     };
     ($bin:expr, $step:tt, 8) => {
         $crate::chapter_groups!($bin, $step, 7);
+        $crate::check_group!($bin, $step, overlay: root_is_an_overlay, writes_end_with_the_run,
+            base_rootfs_unchanged, concurrent_runs_see_own_writes, container_dir_used_then_emptied,
+            container_dir_emptied_after_failure, container_dir_emptied_after_sigterm);
+        $crate::check_group!($bin, $step, images: config_is_honoured, user_name_from_image_passwd,
+            unknown_user_is_125,
+            command_replaces_cmd_keeps_entrypoint, layers_whiteouts_and_links,
+            shared_layer_stored_once, concurrent_containers_on_one_image, token_auth_flow,
+            concurrent_pulls_into_empty_store, pull_policies, unknown_tag_is_125,
+            unknown_repository_is_125, registry_down_is_125, blob_digest_mismatch_is_125,
+            truncated_blob_is_125, no_platform_entry_is_125, dotdot_layer_is_125,
+            pull_never_with_empty_store_is_125);
     };
 }
 

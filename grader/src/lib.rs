@@ -19,7 +19,7 @@ pub mod run;
 use serde::{Deserialize, Serialize};
 
 /// The exercises the grader knows: package name and chapter.
-pub const EXERCISES: [(&str, u8); 7] = [
+pub const EXERCISES: [(&str, u8); 8] = [
     ("ex01", 1),
     ("ex02", 2),
     ("ex03", 3),
@@ -27,6 +27,7 @@ pub const EXERCISES: [(&str, u8); 7] = [
     ("ex05", 5),
     ("ex06", 6),
     ("ex07", 7),
+    ("ex08", 8),
 ];
 
 /// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).

@@ -47,17 +47,18 @@ const CLASS_TARGET: Duration = Duration::from_secs(15 * 60);
 const LEARNER_TARGET: Duration = Duration::from_secs(20);
 
 /// How many exercises the class has.
-const EXERCISES: usize = 7;
+const EXERCISES: usize = 8;
 
-/// The hole of each exercise: the file the learner writes.
-const HOLES: [(&str, &str); EXERCISES] = [
-    ("ex01-uts", "src/uts.rs"),
-    ("ex02-pid", "src/init.rs"),
-    ("ex03-mount", "src/pivot.rs"),
-    ("ex04-net", "src/wire.rs"),
-    ("ex05-cgroup", "src/limits.rs"),
-    ("ex06-caps", "src/privileges.rs"),
-    ("ex07-seccomp", "src/filter.rs"),
+/// The holes of each exercise: the files the learner writes.
+const HOLES: [(&str, &[&str]); EXERCISES] = [
+    ("ex01-uts", &["src/uts.rs"]),
+    ("ex02-pid", &["src/init.rs"]),
+    ("ex03-mount", &["src/pivot.rs"]),
+    ("ex04-net", &["src/wire.rs"]),
+    ("ex05-cgroup", &["src/limits.rs"]),
+    ("ex06-caps", &["src/privileges.rs"]),
+    ("ex07-seccomp", &["src/filter.rs"]),
+    ("ex08-images", &["src/overlay.rs", "src/whiteout.rs"]),
 ];
 
 /// What a learner should score.
@@ -230,12 +231,14 @@ fn make_class(root: &Path, class: &Path) -> anyhow::Result<Vec<Expected>> {
         let dir = class.join(name);
         copy_checkout(root, &dir)?;
         for &i in solve {
-            let (ex, file) = HOLES[i];
-            std::fs::copy(
-                root.join("solutions").join(ex).join(file),
-                dir.join("exercises").join(ex).join(file),
-            )
-            .with_context(|| format!("solving {ex} in {dir:?}"))?;
+            let (ex, files) = HOLES[i];
+            for file in files {
+                std::fs::copy(
+                    root.join("solutions").join(ex).join(file),
+                    dir.join("exercises").join(ex).join(file),
+                )
+                .with_context(|| format!("solving {ex} in {dir:?}"))?;
+            }
         }
         expected.push(Expected {
             name: name.to_owned(),

@@ -198,7 +198,29 @@ pub fn unpack(
     progress: &mut dyn FnMut(&Stats),
 ) -> Result<Stats, UnpackError> {
     let gz = flate2::read::MultiGzDecoder::new(archive);
-    let capped = Capped::new(gz, max_bytes);
+    unpack_tar(gz, root, max_bytes, &mut |_, _| Ok(false), progress)
+}
+
+/// A look at each non-directory entry before it is created: `hook(parent,
+/// name)` gets the entry's parent directory (already reached safely, never
+/// through a symlink) and the entry's last component. `Ok(true)` means the
+/// hook has dealt with the entry and the unpacker creates nothing for it;
+/// `Ok(false)` lets the unpacker go on as usual; `Err(why)` refuses the
+/// archive, `why` completing "entry `NAME` ...". Image layers use it to turn
+/// OCI whiteouts (`.wh.NAME`) into overlayfs ones.
+pub type Hook<'a> = dyn FnMut(BorrowedFd<'_>, &[u8]) -> Result<bool, String> + 'a;
+
+/// [`unpack`] for a tar stream that is already decompressed (or never was),
+/// with a [`Hook`] on every non-directory entry. The checks are the same:
+/// `max_bytes` caps the tar stream itself.
+pub fn unpack_tar(
+    tar: impl Read,
+    root: &Path,
+    max_bytes: u64,
+    hook: &mut Hook<'_>,
+    progress: &mut dyn FnMut(&Stats),
+) -> Result<Stats, UnpackError> {
+    let capped = Capped::new(tar, max_bytes);
     let (count, over) = (capped.counter(), capped.over_flag());
     let read_error = |e: io::Error| {
         if over.get() {
@@ -232,7 +254,7 @@ pub fn unpack(
         let mut entry = entry.map_err(read_error)?;
         // Under the cleanup lock: a signal's cleanup waits for this entry
         // to be whole, and then nothing more is written.
-        crate::cleanup::critical(|| tree.entry(&mut entry, &read_error))?;
+        crate::cleanup::critical(|| tree.entry(&mut entry, &read_error, &mut *hook))?;
         tree.stats.tar_bytes = count.get();
         progress(&tree.stats);
     }
@@ -275,6 +297,7 @@ impl Tree {
         &mut self,
         entry: &mut tar::Entry<'_, R>,
         read_error: &dyn Fn(io::Error) -> UnpackError,
+        hook: &mut Hook<'_>,
     ) -> Result<(), UnpackError> {
         let raw = entry.path_bytes().into_owned();
         let name = lossy(&raw);
@@ -322,6 +345,13 @@ impl Tree {
             };
         }
         let (last, parents) = comps.split_last().expect("not empty");
+
+        if !(kind.is_dir() || old_style_dir) {
+            let parent = self.walk(parents, true, &name)?;
+            if hook(parent.as_fd(), last).map_err(&refuse)? {
+                return Ok(());
+            }
+        }
 
         match kind {
             _ if kind.is_dir() || (old_style_dir && kind.is_file()) => {

@@ -80,7 +80,9 @@ struct Raw {
 pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Document, String> {
     let raw: Raw = serde_json::from_slice(bytes)
         .map_err(|e| format!("the manifest is not valid JSON ({e})"))?;
-    if raw.schema_version == Some(1) || content_type.is_some_and(|c| c.contains("manifest.v1")) {
+    if raw.schema_version == Some(1)
+        || content_type.is_some_and(|c| c.contains("docker.distribution.manifest.v1"))
+    {
         return Err(
             "the image has a Docker schema 1 manifest, which is not supported; push it again with a current docker or skopeo (schema 2 or OCI)".into(),
         );

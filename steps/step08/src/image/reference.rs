@@ -185,55 +185,26 @@ mod tests {
     #[test]
     fn references_normalise_as_docker_does() {
         let d = "sha256:".to_owned() + &"ab".repeat(32);
-        let cases: &[(&str, &str, &str, Option<&str>, Option<&str>)] = &[
-            (
-                "alpine",
-                "docker.io",
-                "library/alpine",
-                Some("latest"),
-                None,
-            ),
-            (
-                "alpine:3.23",
-                "docker.io",
-                "library/alpine",
-                Some("3.23"),
-                None,
-            ),
-            ("user/repo", "docker.io", "user/repo", Some("latest"), None),
-            (
-                "docker.io/alpine:1",
-                "docker.io",
-                "library/alpine",
-                Some("1"),
-                None,
-            ),
-            (
-                "index.docker.io/a/b",
-                "docker.io",
-                "a/b",
-                Some("latest"),
-                None,
-            ),
-            ("localhost/app", "localhost", "app", Some("latest"), None),
-            (
-                "localhost:5000/app:v1",
-                "localhost:5000",
-                "app",
-                Some("v1"),
-                None,
-            ),
+        // (reference, registry, repository, tag)
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a str);
+        let cases: &[Case] = &[
+            ("alpine", "docker.io", "library/alpine", "latest"),
+            ("alpine:3.23", "docker.io", "library/alpine", "3.23"),
+            ("user/repo", "docker.io", "user/repo", "latest"),
+            ("docker.io/alpine:1", "docker.io", "library/alpine", "1"),
+            ("index.docker.io/a/b", "docker.io", "a/b", "latest"),
+            ("localhost/app", "localhost", "app", "latest"),
+            ("localhost:5000/app:v1", "localhost:5000", "app", "v1"),
             (
                 "127.0.0.1:5000/test/app:1",
                 "127.0.0.1:5000",
                 "test/app",
-                Some("1"),
-                None,
+                "1",
             ),
-            ("ghcr.io/o/p/q:x", "ghcr.io", "o/p/q", Some("x"), None),
-            ("[::1]:5000/app", "[::1]:5000", "app", Some("latest"), None),
+            ("ghcr.io/o/p/q:x", "ghcr.io", "o/p/q", "x"),
+            ("[::1]:5000/app", "[::1]:5000", "app", "latest"),
         ];
-        for (text, registry, repository, tag, digest) in cases {
+        for (text, registry, repository, tag) in cases {
             let r = Reference::parse(text).unwrap();
             assert_eq!(
                 (
@@ -242,7 +213,7 @@ mod tests {
                     r.tag.as_deref(),
                     r.digest.as_deref()
                 ),
-                (*registry, *repository, *tag, *digest),
+                (*registry, *repository, Some(*tag), None),
                 "{text}"
             );
         }

@@ -81,7 +81,11 @@ impl Registry {
 
     /// The manifest (or index) `key` (a tag or a digest) names.
     pub fn manifest(&mut self, key: &str) -> anyhow::Result<Fetched> {
-        let what = format!("the manifest {key}");
+        let what = if key.starts_with("sha256:") {
+            format!("manifest {key}")
+        } else {
+            format!("tag `{key}`")
+        };
         let response = self.get(
             &format!("manifests/{key}"),
             &what,
@@ -283,8 +287,7 @@ impl Registry {
                 "--image {shown}: the registry has no repository `{repo}` (NAME_UNKNOWN); check the image name"
             ),
             (_, "MANIFEST_UNKNOWN") => anyhow!(
-                "--image {shown}: the repository `{repo}` has no {} (MANIFEST_UNKNOWN); check the tag or digest",
-                what.trim_start_matches("the manifest ")
+                "--image {shown}: the registry has no {what} in `{repo}` (MANIFEST_UNKNOWN); check the tag, or the repository name"
             ),
             (_, "BLOB_UNKNOWN") => anyhow!(
                 "--image {shown}: the registry does not have {what} (BLOB_UNKNOWN); the image was pushed incompletely"

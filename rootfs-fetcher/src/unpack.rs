@@ -913,4 +913,68 @@ mod tests {
         // Leave the tree removable for a non-root run.
         std::fs::set_permissions(root.join("ro"), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+
+    #[test]
+    fn a_plain_tar_with_a_hook() {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(
+            &targz(&[
+                Entry::dir("d", 0o755),
+                Entry::file("d/keep", 0o644, b"k".to_vec()),
+                Entry::file("d/.wh.gone", 0o644, Vec::new()),
+                Entry::file("top", 0o644, b"t".to_vec()),
+            ])[..],
+        )
+        .read_to_end(&mut plain)
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut seen = Vec::new();
+        let stats = unpack_tar(
+            &plain[..],
+            dir.path(),
+            1 << 20,
+            &mut |parent, name| {
+                seen.push(lossy(name));
+                if name.starts_with(b".wh.") {
+                    // The hook gets the entry's parent directory.
+                    nix::unistd::mkfifoat(
+                        parent,
+                        b"hooked".as_slice(),
+                        Mode::from_bits_truncate(0o600),
+                    )
+                    .unwrap();
+                    return Ok(true);
+                }
+                Ok(false)
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            seen,
+            ["keep", ".wh.gone", "top"],
+            "directories are not shown"
+        );
+        assert_eq!(stats.files, 2);
+        assert!(dir.path().join("d/hooked").exists());
+        assert!(!dir.path().join("d/.wh.gone").exists());
+
+        // A hook's refusal refuses the archive, naming the entry.
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_tar(
+            &plain[..],
+            dir.path(),
+            1 << 20,
+            &mut |_, name| match name {
+                b"top" => Err("is not wanted".into()),
+                _ => Ok(false),
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refusing the archive: entry `top` is not wanted"
+        );
+    }
 }

@@ -242,7 +242,7 @@ fn pull(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Image> {
     }
 
     // Writing begins: under the lock, in tmp/, renamed when all is verified.
-    let locked = store.lock()?;
+    let mut locked = store.lock()?;
     let bars = Bars::new();
     let mut unpacked = Vec::new();
     for ((l, kind), diff_id) in layers.iter().zip(&kinds).zip(&config.rootfs.diff_ids) {
@@ -265,6 +265,7 @@ fn pull(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Image> {
         store.write_blob(&locked, digest, bytes)?;
     }
     store.write_ref(&locked, r, &top)?;
+    locked.done = true;
     drop(locked);
     bars.clear();
 

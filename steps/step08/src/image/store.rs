@@ -37,11 +37,39 @@ pub struct Locked {
     _lock: Flock<File>,
     /// This pull's own directory in `tmp/`, removed when dropped.
     pub work: PathBuf,
+    /// The store did not exist before this pull: if the pull fails, the
+    /// empty store is removed again (nothing left behind).
+    created: Option<PathBuf>,
+    /// Set when the pull has stored its image.
+    pub done: bool,
 }
 
 impl Drop for Locked {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.work);
+        if let (Some(root), false) = (&self.created, self.done) {
+            // Still under the lock. `remove_dir` removes only empty
+            // directories: whatever holds content stays.
+            for dir in [
+                "tmp",
+                "refs",
+                "blobs/sha256",
+                "blobs",
+                "layers/sha256",
+                "layers",
+            ] {
+                let _ = std::fs::remove_dir(root.join(dir));
+            }
+            let only_the_lock = std::fs::read_dir(root).is_ok_and(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .all(|e| e.file_name() == "lock")
+            });
+            if only_the_lock {
+                let _ = std::fs::remove_file(root.join("lock"));
+                let _ = std::fs::remove_dir(root);
+            }
+        }
     }
 }
 
@@ -104,6 +132,7 @@ impl Store {
     /// pull to finish), and empties `tmp/` of what a killed pull left.
     pub fn lock(&self) -> anyhow::Result<Locked> {
         let root = &self.root;
+        let created = (!root.exists()).then(|| root.clone());
         for dir in ["blobs/sha256", "layers/sha256", "refs", "tmp"] {
             std::fs::create_dir_all(root.join(dir)).with_context(|| {
                 format!(
@@ -129,7 +158,12 @@ impl Store {
         }
         let work = tmp.join(format!("pull-{}", std::process::id()));
         std::fs::create_dir(&work).with_context(|| format!("cannot create {}", work.display()))?;
-        Ok(Locked { _lock: lock, work })
+        Ok(Locked {
+            _lock: lock,
+            work,
+            created,
+            done: false,
+        })
     }
 
     /// Stores verified JSON under its digest: written in tmp/, synced, renamed.

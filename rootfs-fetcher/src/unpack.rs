@@ -437,7 +437,7 @@ impl Tree {
                 let (tlast, tparents) = target.split_last().expect("not empty");
                 let not_there = || {
                     refuse(format!(
-                        "is a hard link to `{shown}`, which the archive has not unpacked before it"
+                        "is a hard link to `{shown}`, which the archive has not unpacked before it (a hard link must name an earlier entry of the same archive)"
                     ))
                 };
                 let tparent = match self.walk(tparents, false, &name) {

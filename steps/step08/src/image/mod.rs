@@ -86,7 +86,9 @@ pub struct ImageConfig {
 pub struct Image {
     /// The reference as pulled, in full: `registry/repository:tag` or `@digest`.
     pub reference: String,
-    /// The manifest's digest, `sha256:...`.
+    /// The digest the reference resolved to, `sha256:...`: the manifest's,
+    /// or the index's when the tag names an index of platforms (as `docker
+    /// images --digests` shows it). `refs/` records the same.
     pub digest: String,
     /// The unpacked layers, the base first: each a directory in the store,
     /// OCI whiteouts already turned into overlayfs whiteouts.
@@ -230,7 +232,10 @@ fn pull(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Image> {
         );
     }
 
-    let config_bytes = fetch_json(&mut registry, &config_desc, "the image config", shown)?;
+    let config_bytes = match store.read_blob(&config_desc.digest) {
+        Some(bytes) => bytes,
+        None => fetch_json(&mut registry, &config_desc, "the image config", shown)?,
+    };
     let config = ConfigFile::parse(&config_bytes).map_err(|e| anyhow!("--image {shown}: {e}"))?;
     json.push((config_desc.digest.clone(), config_bytes));
     if config.rootfs.diff_ids.len() != layers.len() {

@@ -60,6 +60,7 @@ impl Registry {
             } else if attempt.previous().len() > 10 {
                 attempt.error("too many redirects")
             } else {
+                explain::say(format_args!("  redirected to {url}"));
                 attempt.follow()
             }
         });

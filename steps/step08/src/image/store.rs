@@ -98,8 +98,12 @@ impl Store {
         self.root.join("layers/sha256").join(hex_of(digest))
     }
 
-    /// `refs/<registry>/<repository>/<tag>`; `None` for a digest-only reference.
+    /// `refs/<registry>/<repository>/<tag>`; `None` for a reference with a
+    /// digest (`name:tag@sha256:..` says nothing of where the tag points now).
     pub fn ref_path(&self, r: &Reference) -> Option<PathBuf> {
+        if r.digest.is_some() {
+            return None;
+        }
         let tag = r.tag.as_ref()?;
         Some(
             self.root

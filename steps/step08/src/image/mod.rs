@@ -251,7 +251,9 @@ fn pull(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Image> {
     let bars = Bars::new();
     let mut unpacked = Vec::new();
     for ((l, kind), diff_id) in layers.iter().zip(&kinds).zip(&config.rootfs.diff_ids) {
-        if store.has_layer(&l.digest) {
+        // Stored already (shared with another image), or listed twice in
+        // this one (empty layers often are): unpacked once.
+        if store.has_layer(&l.digest) || unpacked.iter().any(|(_, d)| *d == &l.digest) {
             continue;
         }
         let bar = bars.layer(&l.digest, l.size);
@@ -272,7 +274,7 @@ fn pull(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Image> {
     store.write_ref(&locked, r, &top)?;
     locked.done = true;
     drop(locked);
-    bars.clear();
+    drop(bars);
 
     Ok(Image {
         reference: r.to_string(),
@@ -353,8 +355,12 @@ impl Bars {
         bar.set_message(hex[..12.min(hex.len())].to_owned());
         bar
     }
+}
 
-    fn clear(&self) {
+impl Drop for Bars {
+    /// The bars go when the pull ends, well or not: what stays on the
+    /// terminal is the run's output, or the one line of its error.
+    fn drop(&mut self) {
         if let Some(multi) = &self.multi {
             let _ = multi.clear();
         }

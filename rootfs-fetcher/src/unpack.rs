@@ -198,7 +198,29 @@ pub fn unpack(
     progress: &mut dyn FnMut(&Stats),
 ) -> Result<Stats, UnpackError> {
     let gz = flate2::read::MultiGzDecoder::new(archive);
-    let capped = Capped::new(gz, max_bytes);
+    unpack_tar(gz, root, max_bytes, &mut |_, _| Ok(false), progress)
+}
+
+/// A look at each non-directory entry before it is created: `hook(parent,
+/// name)` gets the entry's parent directory (already reached safely, never
+/// through a symlink) and the entry's last component. `Ok(true)` means the
+/// hook has dealt with the entry and the unpacker creates nothing for it;
+/// `Ok(false)` lets the unpacker go on as usual; `Err(why)` refuses the
+/// archive, `why` completing "entry `NAME` ...". Image layers use it to turn
+/// OCI whiteouts (`.wh.NAME`) into overlayfs ones.
+pub type Hook<'a> = dyn FnMut(BorrowedFd<'_>, &[u8]) -> Result<bool, String> + 'a;
+
+/// [`unpack`] for a tar stream that is already decompressed (or never was),
+/// with a [`Hook`] on every non-directory entry. The checks are the same:
+/// `max_bytes` caps the tar stream itself.
+pub fn unpack_tar(
+    tar: impl Read,
+    root: &Path,
+    max_bytes: u64,
+    hook: &mut Hook<'_>,
+    progress: &mut dyn FnMut(&Stats),
+) -> Result<Stats, UnpackError> {
+    let capped = Capped::new(tar, max_bytes);
     let (count, over) = (capped.counter(), capped.over_flag());
     let read_error = |e: io::Error| {
         if over.get() {
@@ -232,7 +254,7 @@ pub fn unpack(
         let mut entry = entry.map_err(read_error)?;
         // Under the cleanup lock: a signal's cleanup waits for this entry
         // to be whole, and then nothing more is written.
-        crate::cleanup::critical(|| tree.entry(&mut entry, &read_error))?;
+        crate::cleanup::critical(|| tree.entry(&mut entry, &read_error, &mut *hook))?;
         tree.stats.tar_bytes = count.get();
         progress(&tree.stats);
     }
@@ -275,6 +297,7 @@ impl Tree {
         &mut self,
         entry: &mut tar::Entry<'_, R>,
         read_error: &dyn Fn(io::Error) -> UnpackError,
+        hook: &mut Hook<'_>,
     ) -> Result<(), UnpackError> {
         let raw = entry.path_bytes().into_owned();
         let name = lossy(&raw);
@@ -322,6 +345,13 @@ impl Tree {
             };
         }
         let (last, parents) = comps.split_last().expect("not empty");
+
+        if !(kind.is_dir() || old_style_dir) {
+            let parent = self.walk(parents, true, &name)?;
+            if hook(parent.as_fd(), last).map_err(&refuse)? {
+                return Ok(());
+            }
+        }
 
         match kind {
             _ if kind.is_dir() || (old_style_dir && kind.is_file()) => {
@@ -407,7 +437,7 @@ impl Tree {
                 let (tlast, tparents) = target.split_last().expect("not empty");
                 let not_there = || {
                     refuse(format!(
-                        "is a hard link to `{shown}`, which the archive has not unpacked before it"
+                        "is a hard link to `{shown}`, which the archive has not unpacked before it (a hard link must name an earlier entry of the same archive)"
                     ))
                 };
                 let tparent = match self.walk(tparents, false, &name) {
@@ -882,5 +912,69 @@ mod tests {
         );
         // Leave the tree removable for a non-root run.
         std::fs::set_permissions(root.join("ro"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn a_plain_tar_with_a_hook() {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(
+            &targz(&[
+                Entry::dir("d", 0o755),
+                Entry::file("d/keep", 0o644, b"k".to_vec()),
+                Entry::file("d/.wh.gone", 0o644, Vec::new()),
+                Entry::file("top", 0o644, b"t".to_vec()),
+            ])[..],
+        )
+        .read_to_end(&mut plain)
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut seen = Vec::new();
+        let stats = unpack_tar(
+            &plain[..],
+            dir.path(),
+            1 << 20,
+            &mut |parent, name| {
+                seen.push(lossy(name));
+                if name.starts_with(b".wh.") {
+                    // The hook gets the entry's parent directory.
+                    nix::unistd::mkfifoat(
+                        parent,
+                        b"hooked".as_slice(),
+                        Mode::from_bits_truncate(0o600),
+                    )
+                    .unwrap();
+                    return Ok(true);
+                }
+                Ok(false)
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            seen,
+            ["keep", ".wh.gone", "top"],
+            "directories are not shown"
+        );
+        assert_eq!(stats.files, 2);
+        assert!(dir.path().join("d/hooked").exists());
+        assert!(!dir.path().join("d/.wh.gone").exists());
+
+        // A hook's refusal refuses the archive, naming the entry.
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_tar(
+            &plain[..],
+            dir.path(),
+            1 << 20,
+            &mut |_, name| match name {
+                b"top" => Err("is not wanted".into()),
+                _ => Ok(false),
+            },
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refusing the archive: entry `top` is not wanted"
+        );
     }
 }

@@ -8,6 +8,7 @@
 pub mod image;
 pub mod overlay;
 pub mod user;
+pub mod whiteout;
 pub use step07::{
     caps, cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, rootfs, seccomp,
     tty, uts,

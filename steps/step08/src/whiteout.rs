@@ -14,6 +14,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::sys::stat::{Mode, SFlag};
 
+/// What turns one layer entry into overlayfs's form: [`convert`], or an
+/// exercise's own (`image::resolve_with`).
+pub type Convert = fn(BorrowedFd<'_>, &[u8]) -> Result<bool, String>;
+
 /// The prefix of every OCI whiteout name.
 pub const PREFIX: &[u8] = b".wh.";
 /// The name that makes its directory opaque.

@@ -119,6 +119,7 @@ pub fn unpack(
     dest: &Path,
     digest: &str,
     shown: &str,
+    convert: crate::whiteout::Convert,
 ) -> anyhow::Result<()> {
     let file = BufReader::new(
         File::open(blob).with_context(|| format!("cannot open {}", blob.display()))?,
@@ -137,7 +138,7 @@ pub fn unpack(
         &mut tar,
         dest,
         MAX_LAYER_BYTES,
-        &mut crate::whiteout::convert,
+        &mut |dir, name| convert(dir, name),
         &mut |_| {},
     )
     .map_err(|e| anyhow!("--image {shown}: layer {digest}: {}", super::one_line(&e)))?;

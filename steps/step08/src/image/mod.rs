@@ -100,6 +100,15 @@ pub struct Image {
 /// `None` without `--image`. Runs before anything is created: every error is
 /// one line, and the store is as it was.
 pub fn resolve(opt: &ImageOpt) -> anyhow::Result<Option<Image>> {
+    resolve_with(opt, crate::whiteout::convert)
+}
+
+/// [`resolve`], turning whiteouts into overlayfs's form with `convert`
+/// (exercise 8 passes its own).
+pub fn resolve_with(
+    opt: &ImageOpt,
+    convert: crate::whiteout::Convert,
+) -> anyhow::Result<Option<Image>> {
     let Some(text) = &opt.image else {
         return Ok(None);
     };
@@ -120,7 +129,7 @@ pub fn resolve(opt: &ImageOpt) -> anyhow::Result<Option<Image>> {
             );
         }
     }
-    pull(&store, &reference, text).map(Some)
+    pull(&store, &reference, text, convert).map(Some)
 }
 
 /// The image, if the store has all of it.
@@ -164,7 +173,12 @@ fn from_store(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Optio
 }
 
 /// Asks the registry, fetches what the store lacks, stores it.
-fn pull(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Image> {
+fn pull(
+    store: &Store,
+    r: &Reference,
+    shown: &str,
+    convert: crate::whiteout::Convert,
+) -> anyhow::Result<Image> {
     // The blocking client runs a thread of its own until it is dropped, at
     // the end of this function: the caller forks after we return.
     let mut registry = Registry::new(r, shown)?;
@@ -259,7 +273,7 @@ fn pull(store: &Store, r: &Reference, shown: &str) -> anyhow::Result<Image> {
         let bar = bars.layer(&l.digest, l.size);
         let blob = layer::download(&mut registry, l, &locked.work, &bar, shown)?;
         let dir = locked.work.join(store::hex_of(&l.digest));
-        layer::unpack(&blob, *kind, diff_id, &dir, &l.digest, shown)?;
+        layer::unpack(&blob, *kind, diff_id, &dir, &l.digest, shown, convert)?;
         let _ = std::fs::remove_file(&blob);
         bar.finish();
         unpacked.push((dir, &l.digest));

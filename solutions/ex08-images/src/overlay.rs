@@ -18,7 +18,7 @@
 //!   mounts already private): mount the overlay on `run.merged` with those
 //!   options, and return the directory to pivot into.
 //!
-//! Done when `cargo test -p ex08` passes; `cargo test -p ex08 --lib` runs
+//! Done when `cargo test -p ex08` passes; `cargo test -p ex08 unit_tests` runs
 //! only the fast tests of your functions. Stuck? `exercises/hints.toml`
 //! has hints, each more specific than the last.
 

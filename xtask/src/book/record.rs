@@ -28,6 +28,12 @@ enum How {
     /// `$WORKSHOP_ROOTFS` set to the rootfs the run used: what a run left
     /// behind (or did not).
     After(&'static [&'static str]),
+    /// As root, against a registry with token auth started on loopback
+    /// for the recording (testkit's), holding one image pushed as
+    /// `workshop/hello:1`; `{image}` in the arguments and the shown command
+    /// is its reference. The store is an empty temporary one
+    /// (WORKSHOP_IMAGE_STORE), so the pull is whole.
+    Pull,
 }
 
 /// One recorded run.
@@ -83,6 +89,10 @@ impl Recording {
     }
     const fn then_on_host(mut self, commands: &'static [&'static str]) -> Self {
         self.how = How::After(commands);
+        self
+    }
+    const fn from_registry(mut self) -> Self {
+        self.how = How::Pull;
         self
     }
     const fn no_rootfs(mut self) -> Self {
@@ -186,6 +196,7 @@ pub const RECORDINGS: &[Recording] = &[
         "find /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper -path '*/tmp*'",
         "stat -c '%F %t:%T' /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper/bin/ls",
     ]),
+    rec("step08-pull.txt", "cargo run -q -p step08 -- -x --network none --image {image} 2>&1 | grep -E 'GET|hello from'", "step08", &["-x", "--network", "none", "--image", "{image}"]).no_rootfs().from_registry().grep("GET|hello from"),
     rec("step07-unconfined.txt", "cargo run -q -p step07 -- --network none --security-opt seccomp=unconfined unshare -U -r sh -c 'id'", "step07", &["--network", "none", "--security-opt", "seccomp=unconfined", "unshare", "-U", "-r", "sh", "-c", "id"]).with_status(),
 ];
 
@@ -262,8 +273,12 @@ fn rootfs_for_recording() -> Result<PathBuf> {
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
+    if let How::Pull = rec.how {
+        return record_pull(rec, bin);
+    }
     let mut text = format!("$ {}\n", rec.shown);
     let code = match rec.how {
+        How::Pull => unreachable!("recorded above"),
         How::Root | How::Nobody | How::After(_) => {
             let mut _guard = None;
             let mut cmd = match rec.how {
@@ -323,6 +338,36 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
         text.push_str(&format!("$ echo $?\n{code}\n"));
     } else if code != 0 && !rec.status {
         bail!("{} exited {code}:\n{text}", rec.shown);
+    }
+    Ok(text)
+}
+
+/// A [`How::Pull`] recording: a loopback registry with token auth and one
+/// image, an empty store, one run.
+fn record_pull(rec: &Recording, bin: &Path) -> Result<String> {
+    use testkit::oci::{Config, Image};
+    let registry = testkit::registry::Registry::token()?;
+    let image = Image::on_busybox(Config::shell().cmd(&["echo", "hello from an image"]), vec![])?;
+    registry.push(&image, "workshop/hello", "1")?;
+    let reference = registry.reference("workshop/hello", "1");
+    let store = tempfile::Builder::new().prefix("book-record-store-").tempdir()?;
+    let mut text = format!(
+        "$ {}\n",
+        rec.shown.replace("{image}", &reference)
+    );
+    let mut cmd = Command::new(bin);
+    cmd.args(rec.args.iter().map(|a| a.replace("{image}", &reference)))
+        .env("WORKSHOP_IMAGE_STORE", store.path());
+    let (output, code) = run_merged(cmd, None)?;
+    match rec.grep {
+        Some(needle) => output
+            .lines()
+            .filter(|l| needle.split('|').any(|n| l.contains(n)))
+            .for_each(|l| text.push_str(&format!("{l}\n"))),
+        None => text.push_str(&output),
+    }
+    if code != 0 {
+        bail!("{} exited {code}:\n{output}", rec.shown);
     }
     Ok(text)
 }

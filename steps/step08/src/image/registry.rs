@@ -64,7 +64,13 @@ impl Registry {
                 attempt.follow()
             }
         });
-        let client = Client::builder()
+        let mut builder = Client::builder();
+        if is_loopback(reference.api_host()) {
+            // A registry on this machine is never reached through an
+            // HTTP(S)_PROXY of the environment, which could not reach it.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .connect_timeout(TIMEOUT)
             .timeout(TIMEOUT)
             .redirect(policy)

@@ -49,6 +49,11 @@
 //!
 //! The caller unpacks into a fresh temporary directory beside the destination
 //! and renames it into place only if this returns `Ok`.
+//!
+//! [`unpack_tar`] is the same for a tar stream the caller has decompressed
+//! already (an image layer may be gzip, zstd or plain tar), with a [`Hook`]
+//! that sees every non-directory entry first: step08 uses it to turn OCI
+//! whiteouts into overlayfs ones.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};

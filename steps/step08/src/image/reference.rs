@@ -73,11 +73,6 @@ impl Reference {
             "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_owned(),
             _ => registry,
         };
-        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
-        };
         for comp in repository.split('/') {
             let ok = !comp.is_empty()
                 && comp
@@ -93,6 +88,11 @@ impl Reference {
                 )));
             }
         }
+        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
         let tag = match (tag, &digest) {
             (Some(tag), _) => Some(tag.to_owned()),
             (None, Some(_)) => None,

@@ -326,15 +326,15 @@ fn fetch_json(
 }
 
 /// One progress bar per layer, only when stderr is a terminal: a run whose
-/// stderr is a file or a pipe prints nothing but its errors.
+/// stderr is a file or a pipe prints nothing but its errors. With `-x` the
+/// narration has the terminal to itself (a bar would redraw over it).
 struct Bars {
     multi: Option<MultiProgress>,
 }
 
 impl Bars {
     fn new() -> Bars {
-        let multi = std::io::stderr()
-            .is_terminal()
+        let multi = (std::io::stderr().is_terminal() && !explain::enabled())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Bars { multi }
     }

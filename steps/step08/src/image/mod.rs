@@ -3,7 +3,7 @@
 //!
 //! A pull, in order:
 //!
-//! 1. [`reference`]: `alpine:3.23` is `docker.io/library/alpine:3.23`.
+//! 1. [`reference`](mod@reference): `alpine:3.23` is `docker.io/library/alpine:3.23`.
 //! 2. [`registry`]: the manifest the tag names, with an anonymous token if
 //!    the registry asks for one. An index (one manifest per platform) is
 //!    followed to this machine's `linux/amd64` or `linux/arm64` entry.

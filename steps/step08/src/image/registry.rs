@@ -242,6 +242,7 @@ impl Registry {
 
     /// A request that never got an answer, in one line that names the URL.
     fn unreachable(&self, url: &str, e: &reqwest::Error) -> anyhow::Error {
+        explain::say(format_args!("GET {url} → no answer"));
         let shown = &self.shown;
         let mut source: Option<&dyn std::error::Error> = Some(e);
         let mut innermost = e.to_string();

@@ -309,7 +309,7 @@ impl Registry {
                 }
             ),
             (StatusCode::NOT_FOUND, _) => anyhow!(
-                "--image {shown}: the registry has no {what} in `{repo}` (404 Not Found); check the name and tag"
+                "--image {shown}: the registry answered 404 Not Found for {what} in `{repo}`; check the image name and tag"
             ),
             _ => {
                 let detail = match &first {

@@ -49,6 +49,11 @@
 //!
 //! The caller unpacks into a fresh temporary directory beside the destination
 //! and renames it into place only if this returns `Ok`.
+//!
+//! [`unpack_tar`] is the same for a tar stream the caller has decompressed
+//! already (an image layer may be gzip, zstd or plain tar), with a [`Hook`]
+//! that sees every non-directory entry first: step08 uses it to turn OCI
+//! whiteouts into overlayfs ones.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
@@ -346,23 +351,19 @@ impl Tree {
         }
         let (last, parents) = comps.split_last().expect("not empty");
 
-        if !(kind.is_dir() || old_style_dir) {
-            let parent = self.walk(parents, true, &name)?;
-            if hook(parent.as_fd(), last).map_err(&refuse)? {
-                return Ok(());
-            }
+        let parent = self.walk(parents, true, &name)?;
+        if !(kind.is_dir() || old_style_dir) && hook(parent.as_fd(), last).map_err(&refuse)? {
+            return Ok(());
         }
 
         match kind {
             _ if kind.is_dir() || (old_style_dir && kind.is_file()) => {
-                let parent = self.walk(parents, true, &name)?;
                 self.make_dir(&parent, last, &comps, &name)?;
                 self.dirs.insert(comps.clone(), meta);
                 self.stats.dirs += 1;
             }
             EntryType::Regular | EntryType::Continuous => {
                 let size = header.size().map_err(|e| field("size", e))?;
-                let parent = self.walk(parents, true, &name)?;
                 self.clear(&parent, last, &comps, &name)?;
                 let fd = openat(
                     &parent,
@@ -391,7 +392,6 @@ impl Tree {
                     .map(|t| t.into_owned())
                     .filter(|t| !t.is_empty())
                     .ok_or_else(|| refuse("is a symlink with no target".into()))?;
-                let parent = self.walk(parents, true, &name)?;
                 self.clear(&parent, last, &comps, &name)?;
                 nix::unistd::symlinkat(target.as_slice(), &parent, last.as_slice())
                     .map_err(|e| io_err("create the symlink", &name, e))?;
@@ -457,7 +457,6 @@ impl Tree {
                     Err(Errno::ENOENT) => return Err(not_there()),
                     Err(e) => return Err(io_err("look at the link target of", &name, e)),
                 }
-                let parent = self.walk(parents, true, &name)?;
                 self.clear(&parent, last, &comps, &name)?;
                 nix::unistd::linkat(
                     &tparent,
@@ -482,7 +481,6 @@ impl Tree {
                 )));
             }
             EntryType::Fifo => {
-                let parent = self.walk(parents, true, &name)?;
                 self.clear(&parent, last, &comps, &name)?;
                 nix::unistd::mkfifoat(&parent, last.as_slice(), Mode::from_bits_truncate(0o600))
                     .map_err(|e| io_err("create the fifo", &name, e))?;

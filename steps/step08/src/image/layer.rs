@@ -88,20 +88,20 @@ pub fn download(
             .with_context(|| format!("cannot write {}", path.display()))?;
         bar.inc(n as u64);
     }
-    if body.count < layer.size {
-        bail!(
-            "--image {shown}: {what} is truncated: the registry sent {} of its {} bytes; try again",
-            body.count,
-            layer.size
-        );
-    }
-    if body.count > layer.size {
-        bail!(
-            "--image {shown}: {what} is longer than the {} bytes its manifest says; the registry sent bad data",
-            layer.size
-        );
-    }
     let got = body.digest();
+    if body.count != layer.size {
+        // A body that ends early on a clean close, or runs past the size:
+        // either way these are not the bytes the manifest names.
+        let came = if body.count > layer.size {
+            format!("more than {} bytes", layer.size)
+        } else {
+            format!("{} bytes (hashing to {got})", body.count)
+        };
+        bail!(
+            "--image {shown}: {what} came as {came}, its manifest says {} bytes; the download was cut short or the registry sent bad data, nothing was stored",
+            layer.size
+        );
+    }
     if &got != digest {
         bail!(
             "--image {shown}: {what} does not match its digest (the bytes hash to {got}); the registry sent bad data, nothing was stored"

@@ -3,7 +3,7 @@
 //!
 //! A pull, in order:
 //!
-//! 1. [`reference`]: `alpine:3.23` is `docker.io/library/alpine:3.23`.
+//! 1. [`reference`](mod@reference): `alpine:3.23` is `docker.io/library/alpine:3.23`.
 //! 2. [`registry`]: the manifest the tag names, with an anonymous token if
 //!    the registry asks for one. An index (one manifest per platform) is
 //!    followed to this machine's `linux/amd64` or `linux/arm64` entry.
@@ -340,15 +340,15 @@ fn fetch_json(
 }
 
 /// One progress bar per layer, only when stderr is a terminal: a run whose
-/// stderr is a file or a pipe prints nothing but its errors.
+/// stderr is a file or a pipe prints nothing but its errors. With `-x` the
+/// narration has the terminal to itself (a bar would redraw over it).
 struct Bars {
     multi: Option<MultiProgress>,
 }
 
 impl Bars {
     fn new() -> Bars {
-        let multi = std::io::stderr()
-            .is_terminal()
+        let multi = (std::io::stderr().is_terminal() && !explain::enabled())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Bars { multi }
     }

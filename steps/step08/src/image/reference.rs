@@ -69,14 +69,21 @@ impl Reference {
             }
             _ => (DOCKER_HUB.to_owned(), name.to_owned()),
         };
+        // The host becomes a directory name under refs/: only a host's
+        // characters, and never `.` or `..`.
+        let host_ok = registry
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            && registry
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'[');
+        if !host_ok {
+            return Err(bad(&format!("`{registry}` is not a registry host")));
+        }
         let registry = match registry.as_str() {
             "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_owned(),
             _ => registry,
-        };
-        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
         };
         for comp in repository.split('/') {
             let ok = !comp.is_empty()
@@ -93,6 +100,11 @@ impl Reference {
                 )));
             }
         }
+        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
         let tag = match (tag, &digest) {
             (Some(tag), _) => Some(tag.to_owned()),
             (None, Some(_)) => None,
@@ -234,6 +246,9 @@ mod tests {
             "a//b",
             "host.io/",
             "",
+            "../x:1",
+            "./x",
+            "a.b_c/x",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }

@@ -64,7 +64,13 @@ impl Registry {
                 attempt.follow()
             }
         });
-        let client = Client::builder()
+        let mut builder = Client::builder();
+        if is_loopback(reference.api_host()) {
+            // A registry on this machine is never reached through an
+            // HTTP(S)_PROXY of the environment, which could not reach it.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .connect_timeout(TIMEOUT)
             .timeout(TIMEOUT)
             .redirect(policy)
@@ -236,6 +242,7 @@ impl Registry {
 
     /// A request that never got an answer, in one line that names the URL.
     fn unreachable(&self, url: &str, e: &reqwest::Error) -> anyhow::Error {
+        explain::say(format_args!("GET {url} → no answer"));
         let shown = &self.shown;
         let mut source: Option<&dyn std::error::Error> = Some(e);
         let mut innermost = e.to_string();
@@ -302,7 +309,7 @@ impl Registry {
                 }
             ),
             (StatusCode::NOT_FOUND, _) => anyhow!(
-                "--image {shown}: the registry has no {what} in `{repo}` (404 Not Found); check the name and tag"
+                "--image {shown}: the registry answered 404 Not Found for {what} in `{repo}`; check the image name and tag"
             ),
             _ => {
                 let detail = match &first {

@@ -218,3 +218,50 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::rename(from, to)
         .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_clears_litter_and_a_failed_first_pull_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(&dir.path().join("store"));
+        let r = Reference::parse("127.0.0.1:5000/test/app:1").unwrap();
+        let json = br#"{"x":1}"#;
+        let digest = sha256(json);
+
+        // A pull that fails before storing anything: the store it created goes.
+        drop(store.lock().unwrap());
+        assert!(!store.root.exists());
+
+        // A pull that stores: blob, then ref; a killed pull's litter in tmp/.
+        let mut locked = store.lock().unwrap();
+        std::fs::create_dir(store.root.join("tmp/pull-killed")).unwrap();
+        store.write_blob(&locked, &digest, json).unwrap();
+        store.write_ref(&locked, &r, &digest).unwrap();
+        locked.done = true;
+        drop(locked);
+        assert_eq!(store.read_ref(&r).as_deref(), Some(digest.as_str()));
+        assert_eq!(store.read_blob(&digest).as_deref(), Some(&json[..]));
+        assert_eq!(
+            std::fs::read_to_string(store.root.join("refs/127.0.0.1:5000/test/app/1")).unwrap(),
+            format!("{digest}\n")
+        );
+
+        // The next pull removes the litter; failing, it keeps what is stored.
+        drop(store.lock().unwrap());
+        assert_eq!(
+            std::fs::read_dir(store.root.join("tmp")).unwrap().count(),
+            0
+        );
+        assert!(store.read_blob(&digest).is_some());
+
+        // A blob that no longer matches its name is not trusted.
+        std::fs::write(store.blob_path(&digest), b"tampered").unwrap();
+        assert!(store.read_blob(&digest).is_none());
+        // A reference with a digest has no ref file.
+        let pinned = Reference::parse(&format!("127.0.0.1:5000/test/app:1@{digest}")).unwrap();
+        assert!(store.ref_path(&pinned).is_none());
+    }
+}

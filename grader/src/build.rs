@@ -3,7 +3,7 @@
 //!
 //! Why this shape. Every checkout of a class builds the same ~180 crates
 //! from crates.io (clap, nix, reqwest, rustls, tokio, ...) and a dozen small
-//! crates of its own (`workshop`, `step01`..`step07`, the exercises). The
+//! crates of its own (`workshop`, `step01`..`step08`, the exercises). The
 //! registry crates take minutes; the learner's own ones seconds. Cargo names
 //! every registry artifact after a hash of everything that went into it
 //! (package, version, features, profile, compiler, dependencies), so one
@@ -510,7 +510,7 @@ impl Builder {
 
 impl Builder {
     /// Keeps the leader's build of the workshop's own library crates
-    /// (`workshop`, `step01`..`step07`, `rootfs-fetcher`; never the graded
+    /// (`workshop`, `step01`..`step08`, `rootfs-fetcher`; never the graded
     /// exercises) with a digest of every file that went into each: the
     /// sources its dep-info lists, its Cargo.toml, and the workspace's
     /// Cargo.toml, Cargo.lock and .cargo/config.toml. A learner gets a copy

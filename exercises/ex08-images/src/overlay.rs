@@ -38,5 +38,8 @@ pub fn options(lowers: &[PathBuf], run: &RunDir) -> anyhow::Result<String> {
 /// the container's root from now on. Make the call through
 /// `workshop::call`, as step03 does, so that `-x` shows it.
 pub fn mount_overlay(options: &str, run: &RunDir) -> Result<PathBuf, SyscallError> {
-    todo!("exercise 8: mount(\"overlay\", {:?}, ...) with {options:?}", run.merged)
+    todo!(
+        "exercise 8: mount(\"overlay\", {:?}, ...) with {options:?}",
+        run.merged
+    )
 }

@@ -27,7 +27,11 @@ fn root() {
 fn lowerdir_lists_the_top_layer_first() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_dir(dir.path());
-    let lowers = [PathBuf::from("/layers/base"), PathBuf::from("/layers/mid"), PathBuf::from("/layers/top")];
+    let lowers = [
+        PathBuf::from("/layers/base"),
+        PathBuf::from("/layers/mid"),
+        PathBuf::from("/layers/top"),
+    ];
     let got = options(&lowers, &run).unwrap_or_else(|e| panic!("options failed: {e:#}"));
     let want = format!(
         "lowerdir=/layers/top:/layers/mid:/layers/base,upperdir={},workdir={}",
@@ -55,9 +59,16 @@ fn separators_and_overlong_strings_are_refused() {
             "{bad:?} would be split by the kernel: options must refuse it"
         );
     }
-    assert!(options(&[], &run).is_err(), "an overlay without a lower layer must be refused");
+    assert!(
+        options(&[], &run).is_err(),
+        "an overlay without a lower layer must be refused"
+    );
     let many: Vec<PathBuf> = (0..60)
-        .map(|i| PathBuf::from(format!("/var/lib/contain-rs-workshop/images/layers/sha256/{i:064}")))
+        .map(|i| {
+            PathBuf::from(format!(
+                "/var/lib/contain-rs-workshop/images/layers/sha256/{i:064}"
+            ))
+        })
         .collect();
     assert!(
         options(&many, &run).is_err(),
@@ -112,7 +123,10 @@ fn opaque_markers_set_the_xattr() {
         n == 1 && value[0] == b'y',
         "`.wh..wh..opq`: the directory must get trusted.overlay.opaque = \"y\""
     );
-    assert!(!dir.path().join(".wh..wh..opq").exists(), "the marker itself must not be created");
+    assert!(
+        !dir.path().join(".wh..wh..opq").exists(),
+        "the marker itself must not be created"
+    );
 }
 
 #[test]
@@ -127,7 +141,11 @@ fn other_names_are_left_to_the_unpacker() {
             "`{name}` is not a whiteout: Ok(false), and nothing made"
         );
     }
-    assert_eq!(convert(fd.as_fd(), b".wh..wh.plnk"), Ok(true), "aufs's `.wh..wh.*` are ignored");
+    assert_eq!(
+        convert(fd.as_fd(), b".wh..wh.plnk"),
+        Ok(true),
+        "aufs's `.wh..wh.*` are ignored"
+    );
     for bad in [&b".wh."[..], b".wh..", b".wh..."] {
         assert!(
             convert(fd.as_fd(), bad).is_err(),
@@ -136,7 +154,10 @@ fn other_names_are_left_to_the_unpacker() {
         );
     }
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert!(left.is_empty(), "nothing may be created for these names: {left:?}");
+    assert!(
+        left.is_empty(),
+        "nothing may be created for these names: {left:?}"
+    );
 }
 
 #[test]
@@ -144,7 +165,11 @@ fn the_overlay_mount_merges_and_copies_up() {
     root();
     let dir = tempfile::tempdir().unwrap();
     let (base, top) = (dir.path().join("base"), dir.path().join("top"));
-    for (layer, file, text) in [(&base, "a", "base"), (&base, "b", "base"), (&top, "b", "top")] {
+    for (layer, file, text) in [
+        (&base, "a", "base"),
+        (&base, "b", "base"),
+        (&top, "b", "top"),
+    ] {
         std::fs::create_dir_all(layer).unwrap();
         std::fs::write(layer.join(file), text).unwrap();
     }
@@ -156,7 +181,8 @@ fn the_overlay_mount_merges_and_copies_up() {
     match unsafe { nix::unistd::fork() }.unwrap() {
         nix::unistd::ForkResult::Child => {
             let ok = (|| -> Result<(), String> {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| e.to_string())?;
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+                    .map_err(|e| e.to_string())?;
                 step08::mount::make_mounts_private().map_err(|e| e.to_string())?;
                 let merged = mount_overlay(&opts, &run).map_err(|e| e.to_string())?;
                 let read = |f: &str| std::fs::read_to_string(merged.join(f)).unwrap_or_default();
@@ -184,7 +210,11 @@ fn the_overlay_mount_merges_and_copies_up() {
             );
         }
     }
-    assert_eq!(std::fs::read_to_string(base.join("a")).unwrap(), "base", "a lower layer was written");
+    assert_eq!(
+        std::fs::read_to_string(base.join("a")).unwrap(),
+        "base",
+        "a lower layer was written"
+    );
     assert_eq!(
         std::fs::read_to_string(run.upper.join("a")).unwrap_or_default(),
         "written",

@@ -91,7 +91,7 @@ impl Recording {
         self.how = How::After(commands);
         self
     }
-    const fn from_registry(mut self) -> Self {
+    const fn pulled_from_registry(mut self) -> Self {
         self.how = How::Pull;
         self
     }
@@ -146,6 +146,7 @@ pub const RECORDINGS: &[Recording] = &[
     rec("error-rootfs-empty.txt", "cargo run -q -p step03 -- --rootfs /media true", "step03", &["--rootfs", "/media", "true"]).with_status().no_rootfs(),
     rec("error-bad-memory.txt", "cargo run -q -p step05 -- --memory 12XB true", "step05", &["--memory", "12XB", "true"]).with_status(),
     rec("error-bad-cap.txt", "cargo run -q -p step06 -- --cap-add bogus true", "step06", &["--cap-add", "bogus", "true"]).with_status(),
+    rec("error-registry-down.txt", "cargo run -q -p step08 -- --image 127.0.0.1:9/nothing:1 true", "step08", &["--image", "127.0.0.1:9/nothing:1", "true"]).with_status().no_rootfs(),
     rec("error-bad-profile.txt", "cargo run -q -p step07 -- --security-opt seccomp=/etc/hostname true", "step07", &["--security-opt", "seccomp=/etc/hostname", "true"]).with_status(),
     // chapter 4
     rec("step04-ip.txt", "cargo run -q -p step04 -- -x ip addr", "step04", &["-x", "ip", "addr"]),
@@ -196,7 +197,7 @@ pub const RECORDINGS: &[Recording] = &[
         "find /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper -path '*/tmp*'",
         "stat -c '%F %t:%T' /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper/bin/ls",
     ]),
-    rec("step08-pull.txt", "cargo run -q -p step08 -- -x --network none --image {image} 2>&1 | grep -E 'GET|hello from'", "step08", &["-x", "--network", "none", "--image", "{image}"]).no_rootfs().from_registry().grep("GET|hello from"),
+    rec("step08-pull.txt", "cargo run -q -p step08 -- -x --network none --image {image} 2>&1 | grep -E 'GET|hello from'", "step08", &["-x", "--network", "none", "--image", "{image}"]).no_rootfs().pulled_from_registry().grep("GET|hello from"),
     rec("step07-unconfined.txt", "cargo run -q -p step07 -- --network none --security-opt seccomp=unconfined unshare -U -r sh -c 'id'", "step07", &["--network", "none", "--security-opt", "seccomp=unconfined", "unshare", "-U", "-r", "sh", "-c", "id"]).with_status(),
 ];
 
@@ -347,14 +348,16 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
 fn record_pull(rec: &Recording, bin: &Path) -> Result<String> {
     use testkit::oci::{Config, Image};
     let registry = testkit::registry::Registry::token()?;
-    let image = Image::on_busybox(Config::shell().cmd(&["echo", "hello from an image"]), vec![])?;
+    let image = Image::on_busybox(
+        Config::shell().cmd(&["echo", "hello from an image"]),
+        vec![],
+    )?;
     registry.push(&image, "workshop/hello", "1")?;
     let reference = registry.reference("workshop/hello", "1");
-    let store = tempfile::Builder::new().prefix("book-record-store-").tempdir()?;
-    let mut text = format!(
-        "$ {}\n",
-        rec.shown.replace("{image}", &reference)
-    );
+    let store = tempfile::Builder::new()
+        .prefix("book-record-store-")
+        .tempdir()?;
+    let mut text = format!("$ {}\n", rec.shown.replace("{image}", &reference));
     let mut cmd = Command::new(bin);
     cmd.args(rec.args.iter().map(|a| a.replace("{image}", &reference)))
         .env("WORKSHOP_IMAGE_STORE", store.path());

@@ -385,31 +385,3 @@ impl Drop for Bars {
 fn one_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().replace('\n', " ")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A pull by hand against a registry of your own:
-    /// `IMAGE=127.0.0.1:5000/test/app:1 STORE=/tmp/st [PULL=always] [X=1]
-    /// cargo test -p step08 --lib manual_pull -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "needs a registry; set IMAGE and STORE"]
-    fn manual_pull() {
-        let env = |k: &str| std::env::var(k).ok();
-        workshop::explain::init("step08", env("X").is_some());
-        let opt = ImageOpt {
-            image: env("IMAGE"),
-            pull: match env("PULL").as_deref() {
-                Some("always") => Pull::Always,
-                Some("never") => Pull::Never,
-                _ => Pull::Missing,
-            },
-            image_store: env("STORE").unwrap_or_else(|| "/tmp/st".into()).into(),
-        };
-        match resolve(&opt) {
-            Ok(image) => println!("{image:#?}"),
-            Err(e) => println!("ERROR: step08: {e:#}"),
-        }
-    }
-}

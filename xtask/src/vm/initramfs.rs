@@ -159,7 +159,16 @@ pub fn build(steps: &[u8], modules: &[Option<&Path>], work: &Path, tools: &Tools
     image.file(
         "etc/vmtest.env",
         0o644,
-        format!("STEPS=\"{}\"\n", steps_line.join(" ")).into_bytes(),
+        format!(
+            "STEPS=\"{}\"\nSKIP=\"{}\"\n",
+            steps_line.join(" "),
+            super::NOT_IN_VM
+                .iter()
+                .map(|c| format!("--skip {c}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+        .into_bytes(),
     );
     add_busybox(&mut image)?;
     add_rootfs(&mut image)?;

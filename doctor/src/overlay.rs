@@ -1,8 +1,8 @@
 //! overlayfs: a writable layer over a read-only rootfs, the way image-based
 //! runtimes (Docker, podman) share one image between many containers.
-//! Steps 01–06 pivot_root straight onto the unpacked Alpine tree and do not
-//! need it, so a missing overlayfs is a warning; the book's side experiments
-//! ("many containers, one rootfs") use it.
+//! Steps 01–07 pivot_root straight onto the unpacked Alpine tree and do not
+//! need it; step08 (chapter 8) mounts each run's root as an overlay. A
+//! missing overlayfs is a warning: the first seven chapters work without it.
 //!
 //! `/proc/filesystems` lists it once the module is loaded; a mount can load it
 //! on demand, so as root we also try one: in a forked child, in a private
@@ -62,7 +62,9 @@ pub fn judge(in_list: bool, tried: Result<String, String>) -> Check {
         Ok(detail) => Check::ok("overlayfs", format!("{listed_note}; {detail}")),
         Err(message) => Check::warn(
             "overlayfs",
-            format!("{listed_note}; a test mount failed: {message} (no step 01–06 needs it)"),
+            format!(
+                "{listed_note}; a test mount failed: {message} (step08 needs it; steps 01–07 do not)"
+            ),
             Some("sudo modprobe overlay (or a kernel with CONFIG_OVERLAY_FS)".to_owned()),
         ),
     }

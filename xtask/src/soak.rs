@@ -1,11 +1,13 @@
 //! `cargo xtask soak [--full]`: nothing leaks, under load and under faults.
 //!
-//! Runs step06 many times (sequentially, then many at once, all with
+//! Runs step08 (the last step: every earlier step's cleanup, and its own
+//! overlay directories) many times (sequentially, then many at once, all with
 //! `--network veth --memory 64m --pids 64`), sends it SIGINT, SIGTERM and
 //! SIGKILL at random moments during setup and during the command, and feeds
 //! it bad input; checks every exit code; and afterwards that nothing is left:
 //! no cgroup of any of its runs, no new `wsv` link, the host's mount table
-//! as before, no process of its runs, no temp file.
+//! as before, no process of its runs, no temp file, no run directory in its
+//! `--container-dir` (target/soak/containers).
 //!
 //! | form | sequential | concurrent | trials per fault |
 //! |---|---|---|---|
@@ -13,7 +15,7 @@
 //! | `--full` | 500 | 50 | 20 |
 //!
 //! Leaks are told apart from other people's containers on the same host by
-//! running a private copy of step06 (target/soak/step06-soak: every process
+//! running a private copy of step08 (target/soak/step08-soak: every process
 //! with that executable is ours) whose cgroups are named after its PIDs
 //! (`ws-<PID>`), with TMPDIR pointing into target/soak/tmp.
 
@@ -33,7 +35,7 @@ pub struct Args {
     /// The full form: 500 sequential runs, 50 concurrent, 20 trials per fault.
     #[arg(long)]
     full: bool,
-    /// Do not rebuild step06 first.
+    /// Do not rebuild step08 first.
     #[arg(long)]
     no_build: bool,
 }
@@ -49,6 +51,8 @@ struct Soak {
     bin: PathBuf,
     rootfs: PathBuf,
     tmp: PathBuf,
+    /// step08's `--container-dir`: each run's overlay directories.
+    containers: PathBuf,
     /// PIDs of every runtime started, for their cgroups' names.
     pids: Vec<u32>,
     rng: u64,
@@ -105,6 +109,7 @@ impl Soak {
         cmd.args(extra).args(argv);
         cmd.env_remove("WORKSHOP_ROOTFS")
             .env("TMPDIR", &self.tmp)
+            .env("WORKSHOP_CONTAINER_DIR", &self.containers)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -219,12 +224,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let root = crate::workspace_root();
     if !args.no_build {
         let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", "step06", "-p", "reset"])
+            .args(["build", "-p", "step08", "-p", "reset"])
             .current_dir(&root)
             .status()?
             .success();
         if !ok {
-            bail!("cargo build -p step06 failed");
+            bail!("cargo build -p step08 failed");
         }
     }
     let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
@@ -237,8 +242,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let tmp = work.join("tmp");
     std::fs::create_dir_all(&tmp)?;
-    let bin = work.join("step06-soak");
-    std::fs::copy(target.join("debug/step06"), &bin).context("copy step06")?;
+    let containers = work.join("containers");
+    let bin = work.join("step08-soak");
+    std::fs::copy(target.join("debug/step08"), &bin).context("copy step08")?;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
@@ -247,6 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bin: bin.clone(),
         rootfs: testkit::rootfs::busybox_rootfs()?,
         tmp: tmp.clone(),
+        containers: containers.clone(),
         pids: Vec::new(),
         rng: seed,
     };
@@ -316,7 +323,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     if !left.is_empty() {
                         phase.failures.push(format!(
                             "run {pid} died of {} with its cgroup already made (left {left:?}): \
-                             step06 creates the cgroup before it blocks the signals",
+                             the runtime creates the cgroup before it blocks the signals",
                             signal.as_str()
                         ));
                     }
@@ -379,6 +386,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if leaves_of(pid).is_empty() {
             phase.failures.push(format!(
                 "run {pid}: no leftover cgroup after SIGKILL (expected one for the sweep to find)"
+            ));
+        }
+        // step08 makes its run directory before the cgroup: it is left too.
+        if !soak.containers.join(format!("ws-{pid}")).is_dir() {
+            phase.failures.push(format!(
+                "run {pid}: no leftover ws-{pid} in the container directory after SIGKILL \
+                 (expected one for the sweep to find)"
             ));
         }
     }
@@ -502,6 +516,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if !temp.is_empty() {
             leaks.push(format!("temp files in TMPDIR: {temp:?}"));
         }
+        let runs: Vec<String> = std::fs::read_dir(&containers)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if !runs.is_empty() {
+            leaks.push(format!(
+                "run directories in {}: {runs:?}",
+                containers.display()
+            ));
+        }
         if leaks.is_empty() || Instant::now() > deadline {
             break;
         }
@@ -537,7 +563,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if failures.is_empty() && leaks.is_empty() {
         println!(
-            "soak: {} runs, every exit code as expected; no cgroup, link, mount, process or temp file left",
+            "soak: {} runs, every exit code as expected; no cgroup, link, mount, process, temp file or run directory left",
             phases.iter().map(|p| p.runs).sum::<usize>()
         );
         let _ = std::fs::remove_dir_all(&work);

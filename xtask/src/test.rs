@@ -94,7 +94,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "vm",
-            what: "steps 01-07 on a real cgroup v2 kernel, booted in qemu",
+            what: "steps 01-08 on a real cgroup v2 kernel, booted in qemu",
             argv: xtask(&["vm-test"]),
         },
         Phase {

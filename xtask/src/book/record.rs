@@ -103,6 +103,18 @@ impl Recording {
         self.grep = Some(needle);
         self
     }
+
+    /// Appends to `text` what the recording keeps of `output`: every line,
+    /// or with [`Recording::grep`] the lines that contain one of its words.
+    fn keep(&self, output: &str, text: &mut String) {
+        match self.grep {
+            Some(needle) => output
+                .lines()
+                .filter(|l| needle.split('|').any(|n| l.contains(n)))
+                .for_each(|l| text.push_str(&format!("{l}\n"))),
+            None => text.push_str(output),
+        }
+    }
 }
 
 const LONG_HOSTNAME: &str = "a-hostname-that-is-longer-than-the-sixty-four-bytes-the-kernel-allows";
@@ -299,13 +311,7 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
             };
             cmd.args(rec.args);
             let (output, code) = run_merged(cmd, rec.rootfs.then_some(rootfs))?;
-            match rec.grep {
-                Some(needle) => output
-                    .lines()
-                    .filter(|l| needle.split('|').any(|n| l.contains(n)))
-                    .for_each(|l| text.push_str(&format!("{l}\n"))),
-                None => text.push_str(&output),
-            }
+            rec.keep(&output, &mut text);
             if let How::After(probes) = rec.how {
                 if !text.ends_with('\n') {
                     text.push('\n');
@@ -362,13 +368,7 @@ fn record_pull(rec: &Recording, bin: &Path) -> Result<String> {
     cmd.args(rec.args.iter().map(|a| a.replace("{image}", &reference)))
         .env("WORKSHOP_IMAGE_STORE", store.path());
     let (output, code) = run_merged(cmd, None)?;
-    match rec.grep {
-        Some(needle) => output
-            .lines()
-            .filter(|l| needle.split('|').any(|n| l.contains(n)))
-            .for_each(|l| text.push_str(&format!("{l}\n"))),
-        None => text.push_str(&output),
-    }
+    rec.keep(&output, &mut text);
     if code != 0 {
         bail!("{} exited {code}:\n{output}", rec.shown);
     }

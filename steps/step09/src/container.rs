@@ -137,7 +137,7 @@ impl Config {
     pub fn from_options(mut opts: Options) -> anyhow::Result<Config> {
         let root = nix::unistd::geteuid().is_root();
         let maps = maps_for(opts.userns.userns, root)?;
-        let network = rootless::network(&opts.network, root)?;
+        let (network, network_note) = rootless::network(&opts.network, root)?;
         if !root {
             // Your own rootfs, images and run directories, in your home.
             let home = rootless::data_home()?;
@@ -192,7 +192,13 @@ impl Config {
             .map_err(anyhow::Error::msg)
         };
         let mut env = resolve_env(&opts.env)?;
-        let caps = caps::resolve(&opts.caps);
+        // `--cap-add ALL` is every capability the command can be given. In a
+        // user namespace that is all the kernel knows, whatever the runtime
+        // holds on the host (an ordinary user holds none).
+        let caps = match &maps {
+            Some(_) => caps::resolve_with(&opts.caps, &caps::kernel_known(caps::last_cap())),
+            None => caps::resolve(&opts.caps),
+        };
         let seccomp = seccomp::resolve(&opts.seccomp, &caps).map_err(anyhow::Error::msg)?;
         let (mut argv, mut cwd, mut user) = (opts.base.argv(), None, None);
         if let Some(image) = &image {
@@ -221,7 +227,11 @@ impl Config {
                 user = Some(found);
             }
         }
-        let cgroup_root = cgroup_root(root, &opts.limits)?;
+        let (cgroup_root, cgroup_note) = cgroup_root(root, &opts.limits)?;
+        // All is valid: now what runs differently without root, one line each.
+        for note in [network_note, cgroup_note].into_iter().flatten() {
+            eprintln!("{}: {note}", explain::program());
+        }
         Ok(Config {
             argv,
             hostname: opts.base.hostname,
@@ -281,19 +291,19 @@ fn maps_for(mode: Option<UsernsMode>, root: bool) -> anyhow::Result<Option<Maps>
 /// step05. An ordinary user: the cgroup v2 subtree systemd delegated to
 /// them, if the runtime runs inside it; otherwise no cgroup at all, said in
 /// one line, and refused when a limit was asked for.
-fn cgroup_root(root: bool, limits: &LimitsOpt) -> anyhow::Result<Option<PathBuf>> {
+fn cgroup_root(
+    root: bool,
+    limits: &LimitsOpt,
+) -> anyhow::Result<(Option<PathBuf>, Option<String>)> {
     if root {
-        return Ok(Some(PathBuf::from(cgroup::DEFAULT_ROOT)));
+        return Ok((Some(PathBuf::from(cgroup::DEFAULT_ROOT)), None));
     }
     match rootless::delegated_cgroup(Path::new(cgroup::DEFAULT_ROOT)) {
-        Ok(dir) => Ok(Some(dir)),
-        Err(why) if limits.is_empty() => {
-            eprintln!(
-                "{}: no cgroup: {why}; running without limits",
-                explain::program()
-            );
-            Ok(None)
-        }
+        Ok(dir) => Ok((Some(dir), None)),
+        Err(why) if limits.is_empty() => Ok((
+            None,
+            Some(format!("no cgroup: {why}; running without limits")),
+        )),
         Err(why) => anyhow::bail!(
             "--memory, --cpus and --pids need a cgroup, and there is none for you: {why}"
         ),
@@ -528,12 +538,14 @@ fn own_run_dir(run_dir: &RunDir, maps: &Maps) -> anyhow::Result<()> {
 // ANCHOR: remove_run_dir
 /// Removes the run's directory. Files the container made as one of the
 /// user's subordinate IDs (after a `chown` inside, or in directories such
-/// IDs own) cannot be removed by the user on the host: their removal runs
-/// in a helper process that is root of a user namespace with the same map.
+/// IDs own) cannot be removed by the user on the host, nor can overlayfs's
+/// mode-0 `work/work`: their removal runs in a helper process that is root
+/// of a user namespace with the same map (root there may ignore modes on
+/// files of IDs it has).
 fn remove_run_dir(run_dir: &RunDir, maps: Option<&Maps>) -> anyhow::Result<()> {
     match (run_dir.remove(), maps) {
         (Ok(()), _) => Ok(()),
-        (Err(_), Some(maps)) if maps.writer == userns::Writer::Helpers => {
+        (Err(_), Some(maps)) if !nix::unistd::geteuid().is_root() => {
             let path = run_dir.path.clone();
             userns::run_as_root_of(maps, move || Ok(std::fs::remove_dir_all(&path)?))
                 .with_context(|| format!("remove {}", run_dir.path.display()))
@@ -565,8 +577,7 @@ fn sweep_stale(dir: &Path, maps: &Maps) {
             Err(nix::errno::Errno::ESRCH)
         );
         let path = entry.path();
-        if gone && std::fs::remove_dir_all(&path).is_err() && maps.writer == userns::Writer::Helpers
-        {
+        if gone && std::fs::remove_dir_all(&path).is_err() && !nix::unistd::geteuid().is_root() {
             let _ = userns::run_as_root_of(maps, move || Ok(std::fs::remove_dir_all(&path)?));
         }
     }

@@ -47,8 +47,10 @@ pub struct NetworkOpt {
     pub network: Option<Network>,
 }
 
-/// The network to use: the one asked for, or the default for who we are.
-pub fn network(opt: &NetworkOpt, root: bool) -> anyhow::Result<Network> {
+/// The network to use: the one asked for, or the default for who we are;
+/// and, when the default had to fall back to none, the line that says why
+/// (printed once everything else is known to be valid).
+pub fn network(opt: &NetworkOpt, root: bool) -> anyhow::Result<(Network, Option<String>)> {
     let chosen = choose_network(opt, root)?;
     if matches!(chosen, Network::Pasta | Network::Slirp4netns) {
         // Both open /dev/net/tun inside the container's namespaces, as the
@@ -62,14 +64,16 @@ pub fn network(opt: &NetworkOpt, root: bool) -> anyhow::Result<Network> {
             if opt.network.is_some() {
                 bail!("--network {why}");
             }
-            eprintln!(
-                "{}: no user-mode network: {why}; running with --network none",
-                explain::program()
-            );
-            return Ok(Network::None);
+            let note = format!("no user-mode network: {why}; running with --network none");
+            return Ok((Network::None, Some(note)));
         }
     }
-    Ok(chosen)
+    if chosen == Network::None && opt.network.is_none() {
+        let note = "no user-mode network: neither pasta (package passt) nor slirp4netns is \
+                    installed; running with --network none";
+        return Ok((chosen, Some(note.into())));
+    }
+    Ok((chosen, None))
 }
 
 /// The tun/tap device pasta and slirp4netns make the container's eth0 with.
@@ -91,14 +95,7 @@ fn choose_network(opt: &NetworkOpt, root: bool) -> anyhow::Result<Network> {
         (None, true) => Ok(Network::Veth),
         (None, false) if crate::userns::on_path("pasta") => Ok(Network::Pasta),
         (None, false) if crate::userns::on_path("slirp4netns") => Ok(Network::Slirp4netns),
-        (None, false) => {
-            eprintln!(
-                "{}: no user-mode network: neither pasta (package passt) nor slirp4netns is \
-                 installed; running with --network none",
-                explain::program()
-            );
-            Ok(Network::None)
-        }
+        (None, false) => Ok(Network::None),
     }
 }
 
@@ -227,8 +224,12 @@ pub fn start_user_network(
             Ok(Some(UserNet::Pasta { pid_file }))
         }
         Network::Slirp4netns => {
-            let (ready_r, ready_w) = nix::unistd::pipe()?;
-            let (exit_r, exit_w) = nix::unistd::pipe()?;
+            // Close-on-exec, all four: slirp4netns gets exactly its two
+            // ends (cleared in pre_exec). Holding the write end of its exit
+            // pipe itself, it would never see the pipe close.
+            let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+            let (ready_r, ready_w) = nix::unistd::pipe2(cloexec)?;
+            let (exit_r, exit_w) = nix::unistd::pipe2(cloexec)?;
             let mut cmd = Command::new("slirp4netns");
             cmd.args(["--configure", "--mtu=65520", "--disable-host-loopback"])
                 .arg(format!("--ready-fd={}", ready_w.as_raw_fd()))
@@ -250,9 +251,12 @@ pub fn start_user_network(
                     Ok(())
                 });
             }
+            // It tells stdout and stderr about the tap fd it passes; errors
+            // show as its ending before it is ready.
             let child = cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
+                .stderr(Stdio::null())
                 .spawn()
                 .context("cannot run slirp4netns")?;
             drop((ready_w, exit_r));
@@ -494,10 +498,10 @@ mod tests {
     fn veth_is_refused_without_root_and_defaults_follow_who_runs() {
         let opt = |n| NetworkOpt { network: n };
         assert!(network(&opt(Some(Network::Veth)), false).is_err());
-        assert_eq!(network(&opt(None), true).unwrap(), Network::Veth);
+        assert_eq!(network(&opt(None), true).unwrap(), (Network::Veth, None));
         assert_eq!(
             network(&opt(Some(Network::None)), false).unwrap(),
-            Network::None
+            (Network::None, None)
         );
     }
 

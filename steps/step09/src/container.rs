@@ -269,7 +269,10 @@ fn maps_for(mode: Option<UsernsMode>, root: bool) -> anyhow::Result<Option<Maps>
              (drop --userns)"
         ),
         (None | Some(UsernsMode::Host), true) => Ok(None),
-        (None, false) => Ok(Some(userns::for_user(uid, gid))),
+        (None, false) => {
+            rootless::apparmor_allows_userns()?;
+            Ok(Some(userns::for_user(uid, gid)))
+        }
         (Some(UsernsMode::Remap), true) => {
             let range = |file: &str| userns::subordinate(Path::new(file), "root", 0);
             match (range("/etc/subuid"), range("/etc/subgid")) {

@@ -99,6 +99,39 @@ fn choose_network(opt: &NetworkOpt, root: bool) -> anyhow::Result<Network> {
     }
 }
 
+// ANCHOR: apparmor
+/// Ubuntu (23.10 on) lets an unprivileged process create a user namespace
+/// but, with `kernel.apparmor_restrict_unprivileged_userns = 1`, gives it
+/// no capabilities there unless an AppArmor profile with `userns,` confines
+/// the program: every mount would fail with EPERM. Said before anything is
+/// created, with the fix. `restrict` is the sysctl's value, `label` our own
+/// AppArmor label (/proc/self/attr/current): "unconfined" means no profile.
+pub fn apparmor_check(restrict: Option<&str>, label: Option<&str>) -> anyhow::Result<()> {
+    let restricted = restrict.is_some_and(|v| v.trim() != "0");
+    let unconfined = label.is_none_or(|l| l.trim().trim_end_matches('\0') == "unconfined");
+    if restricted && unconfined {
+        bail!(
+            "AppArmor restricts unprivileged user namespaces here \
+             (kernel.apparmor_restrict_unprivileged_userns = 1): the container's root would have no \
+             capabilities; allow this program with the workshop's profile (the lab VM has it: \
+             sudo lab/provision.sh installs /etc/apparmor.d/contain-rs-workshop), or for this boot: \
+             sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+        );
+    }
+    Ok(())
+}
+
+/// [`apparmor_check`] on this machine.
+pub fn apparmor_allows_userns() -> anyhow::Result<()> {
+    let restrict =
+        std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").ok();
+    let label = std::fs::read_to_string("/proc/self/attr/apparmor/current")
+        .or_else(|_| std::fs::read_to_string("/proc/self/attr/current"))
+        .ok();
+    apparmor_check(restrict.as_deref(), label.as_deref())
+}
+// ANCHOR_END: apparmor
+
 /// Where an ordinary user's rootfs, images and run directories live:
 /// `$XDG_DATA_HOME/contain-rs-workshop`, `~/.local/share/contain-rs-workshop`
 /// without it.
@@ -503,6 +536,16 @@ mod tests {
             network(&opt(Some(Network::None)), false).unwrap(),
             (Network::None, None)
         );
+    }
+
+    #[test]
+    fn apparmor_refuses_only_restricted_and_unconfined() {
+        assert!(apparmor_check(None, None).is_ok());
+        assert!(apparmor_check(Some("0\n"), Some("unconfined\n")).is_ok());
+        assert!(apparmor_check(Some("1\n"), Some("unconfined\n")).is_err());
+        assert!(apparmor_check(Some("1\n"), None).is_err());
+        let profile = "contain-rs-workshop-step09 (unconfined)\n";
+        assert!(apparmor_check(Some("1\n"), Some(profile)).is_ok());
     }
 
     #[test]

@@ -241,6 +241,7 @@ pub fn start_user_network(
                 .arg(&pid_file)
                 .arg(child.to_string());
             say(&cmd);
+            unblock_signals(&mut cmd);
             // Without --foreground pasta returns once the tap is configured
             // and keeps running in the background.
             let out = cmd
@@ -271,6 +272,7 @@ pub fn start_user_network(
                 .arg("eth0");
             say(&cmd);
             let (ready_w_raw, exit_r_raw) = (ready_w.as_raw_fd(), exit_r.as_raw_fd());
+            unblock_signals(&mut cmd);
             // SAFETY: between fork and exec this only clears close-on-exec on
             // two descriptors, with fcntl, which is async-signal-safe.
             unsafe {
@@ -336,6 +338,44 @@ impl UserNet {
     }
 }
 // ANCHOR_END: user_network
+
+/// A program the runtime starts must not inherit its blocked signals
+/// (chapter 2 blocks SIGTERM, SIGCHLD and the rest to wait for them): a
+/// pasta with SIGTERM blocked cannot be stopped, and with SIGCHLD blocked it
+/// never reaps its own children. The mask is emptied between fork and exec.
+pub fn unblock_signals(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: sigprocmask is async-signal-safe; the closure touches nothing
+    // but the new process's own signal mask.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&nix::sys::signal::SigSet::empty()),
+                None,
+            )
+            .map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// What a killed run left running: the pasta whose PID its run directory
+/// names (pasta outlives its namespace when given a PID). Stopped only if
+/// that process is still a pasta of ours.
+pub fn stop_stale_pasta(run_dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(run_dir.join("pasta.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let ours = std::fs::metadata(format!("/proc/{pid}"))
+        .is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw());
+    if ours && (comm.starts_with("pasta") || comm.starts_with("passt")) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+}
 
 fn say(cmd: &Command) {
     explain::say(format_args!(

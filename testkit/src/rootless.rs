@@ -554,6 +554,34 @@ fn reachable_temp_dir() -> PathBuf {
     }
 }
 
+/// Which /dev/net/tun a fixture run sees.
+///
+/// pasta and slirp4netns open /dev/net/tun as the user. Most distributions
+/// make it mode 0666; a machine without udev may leave it 0600 (this
+/// project's CI machines do). So that the checks do not depend on that, and
+/// never change the host's node, a run gets a private mount namespace (made
+/// in the child, as root, before it drops to the user) with a tun node of
+/// the fixture's own (10:200, in the run's temp dir) bind-mounted over
+/// /dev/net/tun. The container's namespaces are made from that one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Tun {
+    /// A node of mode 0666: what most distributions have.
+    #[default]
+    Open,
+    /// A node of mode 0600 owned by root: the user cannot open it.
+    Closed,
+    /// The host's own /dev/net/tun, whatever its mode.
+    Host,
+}
+
+/// How [`Rootless::command_with`] starts the runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Spawn {
+    /// A `cgroup.procs` the child writes itself into (as root) first.
+    pub cgroup_procs: Option<PathBuf>,
+    pub tun: Tun,
+}
+
 /// One check's rootless run environment (see the module's docs). Dropping
 /// it removes the temp dir and everything the runs left in it.
 #[derive(Debug)]
@@ -572,8 +600,10 @@ impl Rootless {
     pub fn new(t: &Target, user: &User) -> Result<Rootless, String> {
         let err = |e: anyhow::Error| format!("the rootless fixture: {e:#}");
         let shared = user_rootfs(user).map_err(err)?;
-        let (bin, bin_copy) = if others_can_execute(&t.bin) {
-            (t.bin.clone(), None)
+        // Absolute: the run's working directory is its temp dir.
+        let abs = fs::canonicalize(&t.bin).map_err(|e| format!("{}: {e}", t.bin.display()))?;
+        let (bin, bin_copy) = if others_can_execute(&abs) {
+            (abs, None)
         } else {
             let (dir, copy) = crate::run::world_executable_copy(&t.bin)?;
             (copy, Some(dir))
@@ -592,7 +622,19 @@ impl Rootless {
                 lchown(&p, Some(user.uid), Some(user.gid))?;
                 fs::set_permissions(&p, fs::Permissions::from_mode(0o700))?;
             }
-            copy_tree(&shared, &dir.join("rootfs"))
+            copy_tree(&shared, &dir.join("rootfs"))?;
+            for (name, mode) in [("tun-0666", 0o666), ("tun-0600", 0o600)] {
+                let node = dir.join(name);
+                nix::sys::stat::mknod(
+                    &node,
+                    nix::sys::stat::SFlag::S_IFCHR,
+                    nix::sys::stat::Mode::from_bits_truncate(mode),
+                    nix::sys::stat::makedev(10, 200),
+                )
+                .with_context(|| format!("mknod {}", node.display()))?;
+                fs::set_permissions(&node, fs::Permissions::from_mode(mode))?;
+            }
+            Ok(())
         })();
         made.map_err(err)?;
         Ok(Rootless {
@@ -630,14 +672,14 @@ impl Rootless {
     /// the user's (real, effective and saved), stdin null, the working
     /// directory the run's temp dir, and only this environment: PATH, HOME,
     /// USER, LOGNAME, XDG_DATA_HOME, WORKSHOP_ROOTFS and the [`MARKER`].
+    /// /dev/net/tun is one anybody may open ([`Tun::Open`]).
     pub fn command(&self, args: &[&str]) -> Command {
-        self.command_in_cgroup(None, args)
+        self.command_with(&Spawn::default(), args)
     }
 
-    /// Like [`Rootless::command`], and the child first (still as root)
-    /// writes itself into `cgroup_procs` (a `cgroup.procs` file): the
-    /// runtime starts in that cgroup.
-    pub fn command_in_cgroup(&self, cgroup_procs: Option<&Path>, args: &[&str]) -> Command {
+    /// [`Rootless::command`] with the cgroup to start in and the tun device
+    /// of `spawn`.
+    pub fn command_with(&self, spawn: &Spawn, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .env_clear()
@@ -650,7 +692,18 @@ impl Rootless {
             .env(MARKER, &self.dir)
             .current_dir(&self.dir)
             .stdin(Stdio::null());
-        as_user(&mut cmd, self.user.uid, self.user.gid, cgroup_procs);
+        let tun = match spawn.tun {
+            Tun::Host => None,
+            Tun::Open => Some(self.dir.join("tun-0666")),
+            Tun::Closed => Some(self.dir.join("tun-0600")),
+        };
+        as_user(
+            &mut cmd,
+            self.user.uid,
+            self.user.gid,
+            spawn.cgroup_procs.as_deref(),
+            tun.as_deref(),
+        );
         cmd
     }
 
@@ -667,19 +720,52 @@ impl Rootless {
     }
 }
 
+impl Drop for Rootless {
+    /// Whatever still carries this run's [`MARKER`] (a helper the runtime
+    /// started and did not stop) is this check's: SIGKILL, before the temp
+    /// dir goes.
+    fn drop(&mut self) {
+        let marker = self.marker();
+        for _ in 0..20 {
+            let left = processes_with(&marker);
+            if left.is_empty() {
+                return;
+            }
+            for pid in left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
 /// Makes `cmd`'s child drop to `uid`/`gid` with no supplementary groups
-/// before exec, after first joining the cgroup whose `cgroup.procs` is
-/// given (which needs root, hence not std's `Command::uid`).
-pub fn as_user(cmd: &mut Command, uid: u32, gid: u32, cgroup_procs: Option<&Path>) {
-    let procs = cgroup_procs.and_then(|p| CString::new(p.as_os_str().as_bytes()).ok());
+/// before exec, after first (as root) joining the cgroup whose
+/// `cgroup.procs` is given, and, with `tun`, entering a private mount
+/// namespace where that node is bind-mounted over /dev/net/tun (see
+/// [`Tun`]). Root is needed for both, hence not std's `Command::uid`.
+pub fn as_user(
+    cmd: &mut Command,
+    uid: u32,
+    gid: u32,
+    cgroup_procs: Option<&Path>,
+    tun: Option<&Path>,
+) {
+    let cstr = |p: &Path| CString::new(p.as_os_str().as_bytes()).ok();
+    let procs = cgroup_procs.and_then(cstr);
+    let tun = tun.filter(|_| Path::new(TUN).exists()).and_then(cstr);
     let closure = move || -> std::io::Result<()> {
         // Only async-signal-safe calls below: this runs between fork and exec.
+        let fail = || Err(std::io::Error::last_os_error());
         if let Some(procs) = &procs {
             // SAFETY: procs is a NUL-terminated string that lives across the
             // call; the descriptor is closed right after the write.
             let fd = unsafe { libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
             if fd < 0 {
-                return Err(std::io::Error::last_os_error());
+                return fail();
             }
             // SAFETY: fd is open, the buffer is a static byte string of the given length.
             let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
@@ -690,24 +776,63 @@ pub fn as_user(cmd: &mut Command, uid: u32, gid: u32, cgroup_procs: Option<&Path
                 return Err(write_err);
             }
         }
+        if let Some(node) = &tun {
+            // SAFETY: plain syscall on an integer argument.
+            if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+                return fail();
+            }
+            // Nothing of ours may propagate back to the host.
+            // SAFETY: NUL-terminated static strings; null data is allowed.
+            let private = unsafe {
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
+            };
+            if private != 0 {
+                return fail();
+            }
+            // SAFETY: node is a NUL-terminated string that lives across the
+            // call, the target a static one; null fstype and data are allowed
+            // for a bind mount.
+            let bind = unsafe {
+                libc::mount(
+                    node.as_ptr(),
+                    c"/dev/net/tun".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                )
+            };
+            if bind != 0 {
+                return fail();
+            }
+        }
         // SAFETY: setgroups with a count of 0 reads nothing from the pointer.
         if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
-            return Err(std::io::Error::last_os_error());
+            return fail();
         }
         // SAFETY: plain syscalls on integer arguments.
         if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
-            return Err(std::io::Error::last_os_error());
+            return fail();
         }
         // SAFETY: as above.
         if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
-            return Err(std::io::Error::last_os_error());
+            return fail();
         }
         Ok(())
     };
     // SAFETY: the closure makes only async-signal-safe calls (open, write,
-    // close, setgroups, setresgid, setresuid) and allocates nothing.
+    // close, unshare, mount, setgroups, setresgid, setresuid) and allocates
+    // nothing.
     unsafe { cmd.pre_exec(closure) };
 }
+
+/// The host's tun device.
+pub const TUN: &str = "/dev/net/tun";
 
 // ------------------------------------------------- looking from the host
 
@@ -799,7 +924,7 @@ pub fn cmdline(pid: u32) -> Vec<String> {
 /// enabled for its children), and in it `deleg/` and `deleg/runner/`, each
 /// with the directory, `cgroup.procs`, `cgroup.subtree_control` and
 /// `cgroup.threads` chowned to the user. A runtime started in `runner`
-/// (see [`Rootless::command_in_cgroup`]) finds `deleg` as its delegated
+/// (see [`Spawn::cgroup_procs`]) finds `deleg` as its delegated
 /// subtree. Dropping it kills what is left in the subtree and removes it,
 /// deepest first.
 #[derive(Debug)]

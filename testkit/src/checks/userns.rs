@@ -307,10 +307,17 @@ fn the_run_dir(dir: &Path) -> Result<PathBuf, String> {
 /// Fails unless the container dir is empty (or absent) and no host mount
 /// lies under it.
 fn container_dir_clean(dir: &Path, after: &str) -> Result<(), String> {
+    container_dir_clean_but(dir, after, "")
+}
+
+/// [`container_dir_clean`], with entries starting `keep` allowed (the
+/// shifted copies `--userns remap` keeps: `remap-<uid>.<gid>`).
+fn container_dir_clean_but(dir: &Path, after: &str, keep: &str) -> Result<(), String> {
     let left: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| keep.is_empty() || !n.starts_with(keep))
                 .collect()
         })
         .unwrap_or_default();
@@ -562,9 +569,9 @@ pub fn files_land_with_mapped_owners(t: &Target) -> Result<(), String> {
         let full = user.subuid.is_some();
         let script = if full {
             "echo a > /tmp/mine && echo b > /tmp/sub && chown 1:1 /tmp/sub && mkdir /tmp/d && \
-             chown 1000:1000 /tmp/d && echo c >> /etc/hosts && echo ready; exec sleep 30"
+             chown 1000:1000 /tmp/d && echo c >> /etc/os-release && echo ready; exec sleep 30"
         } else {
-            "echo a > /tmp/mine && echo c >> /etc/hosts && echo ready; exec sleep 30"
+            "echo a > /tmp/mine && echo c >> /etc/os-release && echo ready; exec sleep 30"
         };
         let mut run = Running::start(r.command(&["sh", "-c", script]))?;
         run.until_ready()?;
@@ -572,7 +579,12 @@ pub fn files_land_with_mapped_owners(t: &Target) -> Result<(), String> {
         let upper = ws.join("upper");
         let mut want = vec![
             ("tmp/mine", 0, 0, "a file container root wrote"),
-            ("etc/hosts", 0, 0, "a lower file container root appended to"),
+            (
+                "etc/os-release",
+                0,
+                0,
+                "a lower file container root appended to",
+            ),
         ];
         if full {
             want.push(("tmp/sub", 1, 1, "a file chowned to 1:1"));
@@ -879,13 +891,21 @@ fn helpers_gone(pids: &[u32], what: &str) -> Result<(), String> {
             return Ok(());
         }
         if Instant::now() > deadline {
+            let named: Vec<String> = alive
+                .iter()
+                .map(|p| format!("{p} {}", rootless::comm(*p)))
+                .collect();
+            // They are this check's: gone with it.
+            for p in &alive {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*p as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             return Err(format!(
-                "{what}: the network helper(s) {:?} still ran 5 s after the container ended: \
-                 they must end with the container's network namespace",
-                alive
-                    .iter()
-                    .map(|p| format!("{p} {}", rootless::comm(*p)))
-                    .collect::<Vec<_>>()
+                "{what}: the network helper(s) {named:?} still ran 5 s after the container \
+                 ended: stop them when the container ends (and make sure they can be stopped: \
+                 spawn them with an empty signal mask)"
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -1059,7 +1079,6 @@ pub fn network_falls_back_from_pasta_to_none(t: &Target) -> Result<(), String> {
 pub fn veth_needs_root(t: &Target) -> Result<(), String> {
     let user = ranged()?;
     let r = Rootless::new(t, &user)?;
-    let links = crate::host::links();
     let out = r.run(&["--network", "veth", "true"])?;
     expect_code(&out, 125, "--network veth as an ordinary user")?;
     expect_one_line(&out, &["veth"], "--network veth as an ordinary user")?;
@@ -1070,14 +1089,6 @@ pub fn veth_needs_root(t: &Target) -> Result<(), String> {
             user.name,
             out.stderr.trim()
         ));
-    }
-    let added: Vec<String> = crate::host::links()
-        .difference(&links)
-        .filter(|l| l.starts_with("wsv"))
-        .cloned()
-        .collect();
-    if !added.is_empty() {
-        return Err(format!("--network veth as a user left the links {added:?}"));
     }
     container_dir_clean(&r.container_dir(), "after --network veth was refused")?;
     let out = r.run(&["--network", "none", "true"])?;
@@ -1120,8 +1131,12 @@ pub fn limits_need_a_delegated_cgroup(t: &Target) -> Result<(), String> {
     }
     let deleg = rootless::Delegated::new(&user)?;
     let procs = deleg.runner_procs();
-    let cmd = r.command_in_cgroup(
-        Some(&procs),
+    let spawn = rootless::Spawn {
+        cgroup_procs: Some(procs),
+        ..Default::default()
+    };
+    let cmd = r.command_with(
+        &spawn,
         &["--memory", "64m", "sh", "-c", "echo ready; exec sleep 30"],
     );
     let mut run = Running::start(cmd)?;
@@ -1233,7 +1248,24 @@ pub fn remap_gives_root_the_subordinate_range(t: &Target) -> Result<(), String> 
         }
     }
     run.stop()?;
-    container_dir_clean(&containers, "after a --userns remap run")?;
+    container_dir_clean_but(&containers, "after a --userns remap run", "remap-")?;
+    // The shifted copy of the rootfs: kept, and root's files are the range's.
+    let shifted = containers.join(format!("remap-{subuid}.{subgid}"));
+    let copies: Vec<PathBuf> = std::fs::read_dir(&shifted)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    for copy in &copies {
+        let got = owner(copy)?;
+        if got != (subuid, subgid) {
+            return Err(format!(
+                "the shifted copy {} belongs to {}:{}, expected {subuid}:{subgid} (root's \
+                 files plus the range's start)",
+                copy.display(),
+                got.0,
+                got.1
+            ));
+        }
+    }
     for rel in ["", "bin/busybox", "etc/passwd"] {
         let got = owner(&rootfs.join(rel))?;
         if got != (0, 0) {
@@ -1303,7 +1335,7 @@ pub fn remap_without_a_range_is_125(t: &Target) -> Result<(), String> {
         &["usermod"],
         "--userns remap with no range for root in /etc/subuid",
     )?;
-    container_dir_clean(&containers, "after --userns remap was refused")
+    container_dir_clean_but(&containers, "after --userns remap was refused", "remap-")
 }
 
 // ---------------------------------------------------------------- bad input

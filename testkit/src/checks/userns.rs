@@ -1024,10 +1024,43 @@ pub fn user_mode_network_has_a_default_route(t: &Target) -> Result<(), String> {
 
 /// The default network falls back: slirp4netns when pasta is not on PATH
 /// (no message), and `none` with exactly one line naming both packages
-/// when neither is.
+/// when neither is. When the user cannot open /dev/net/tun (a 0600 node, in
+/// the run's private mount namespace), the default is `none` with one line
+/// naming /dev/net/tun, and an explicit `--network pasta` is 125.
 pub fn network_falls_back_from_pasta_to_none(t: &Target) -> Result<(), String> {
     let user = ranged()?;
     let r = Rootless::new(t, &user)?;
+    if rootless::on_path("pasta").is_some() {
+        let closed = rootless::Spawn {
+            tun: rootless::Tun::Closed,
+            ..Default::default()
+        };
+        let cmd = r.command_with(&closed, &["cat", "/proc/net/dev"]);
+        let out = run_command(cmd, RUN_LIMIT)?;
+        expect_code(&out, 0, "the default network when /dev/net/tun is 0600")?;
+        let tun_lines: Vec<&str> = err_lines(&out.stderr)
+            .into_iter()
+            .filter(|l| l.contains("/dev/net/tun"))
+            .collect();
+        if tun_lines.len() != 1 || interfaces(&out.stdout) != ["lo"] {
+            return Err(format!(
+                "when the user cannot open /dev/net/tun, the default network gave {:?} with \
+                 stderr {:?}, expected only lo and one line naming /dev/net/tun (pasta and \
+                 slirp4netns need it)",
+                interfaces(&out.stdout),
+                out.stderr.trim()
+            ));
+        }
+        let cmd = r.command_with(&closed, &["--network", "pasta", "true"]);
+        let out = run_command(cmd, RUN_LIMIT)?;
+        expect_code(&out, 125, "--network pasta when /dev/net/tun is 0600")?;
+        expect_one_line(
+            &out,
+            &["/dev/net/tun"],
+            "--network pasta when /dev/net/tun is 0600",
+        )?;
+        container_dir_clean(&r.container_dir(), "after --network pasta was refused")?;
+    }
     if rootless::on_path("slirp4netns").is_some() {
         let mut cmd = r.command(&["sh", "-c", NET_SCRIPT]);
         cmd.env(

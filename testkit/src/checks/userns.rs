@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::{Check, expect_code, expect_one_line};
 use crate::rootless::{self, Rootless, User};
-use crate::run::{Output, RUN_LIMIT, Target, run_command};
+use crate::run::{Output, RUN_LIMIT, Target, run_command, wait_limited};
 
 /// The checks of chapter 9.
 pub const CHECKS: &[Check] = &[
@@ -188,6 +188,7 @@ impl Running {
 
     /// Waits (15 s at most) for a line `ready`; the lines before it.
     fn until_ready(&mut self) -> Result<Vec<String>, String> {
+        use std::sync::mpsc::RecvTimeoutError;
         let mut before = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -195,19 +196,25 @@ impl Running {
             match self.lines.recv_timeout(left) {
                 Ok(l) if l == "ready" => return Ok(before),
                 Ok(l) => before.push(l),
-                Err(_) => {
-                    let code = self
-                        .child
-                        .as_mut()
-                        .and_then(|c| c.try_wait().ok().flatten())
-                        .map(crate::run::code);
+                Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
                         "the container did not print `ready` within 15 s (it printed {before:?}, \
-                         the runtime {}, stderr: {:?})",
-                        match code {
-                            Some(c) => format!("exited {c}"),
-                            None => "still runs".into(),
-                        },
+                         stderr: {:?})",
+                        self.stderr().trim()
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    // stdout closed: the runtime ended (or is ending).
+                    let code = self
+                        .child
+                        .take()
+                        .and_then(|mut c| wait_limited(&mut c, Duration::from_secs(5)).ok())
+                        .map(crate::run::code);
+                    std::thread::sleep(Duration::from_millis(100));
+                    return Err(format!(
+                        "the container ended without printing `ready` (it printed {before:?}; \
+                         the runtime exited {}, stderr: {:?})",
+                        code.map_or("?".into(), |c| c.to_string()),
                         self.stderr().trim()
                     ));
                 }

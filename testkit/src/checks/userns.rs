@@ -1457,7 +1457,15 @@ pub fn run_dirs_removed_after_run_and_sigkill(t: &Target) -> Result<(), String> 
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    helpers_gone(&helper_pids, "after kill -9 of the runtime")?;
+    // Said after the sweep is checked, so that one failure does not hide the other.
+    let helpers_result = helpers_gone(&helper_pids, "after kill -9 of the runtime");
+    let out = r.run(&["true"])?;
+    expect_code(&out, 0, "the run after a kill -9")?;
+    container_dir_clean(
+        &dir,
+        "after kill -9 of a runtime and another run (which must sweep ws-<pid> of dead runtimes)",
+    )?;
+    helpers_result?;
     let marked: Vec<String> = rootless::processes_with(&r.marker())
         .into_iter()
         .map(|p| format!("{p} {}", rootless::comm(p)))
@@ -1467,10 +1475,5 @@ pub fn run_dirs_removed_after_run_and_sigkill(t: &Target) -> Result<(), String> 
             "after kill -9 of the runtime, processes it started still ran: {marked:?}"
         ));
     }
-    let out = r.run(&["true"])?;
-    expect_code(&out, 0, "the run after a kill -9")?;
-    container_dir_clean(
-        &dir,
-        "after kill -9 of a runtime and another run (which must sweep ws-<pid> of dead runtimes)",
-    )
+    Ok(())
 }

@@ -196,7 +196,7 @@ macro_rules! chapter_groups {
         $crate::chapter_groups!($bin, $step, 8);
         $crate::check_group!($bin, $step, userns: root_inside_the_users_ids_outside,
             single_map_without_subordinate_ids, explain_narrates_the_maps,
-            files_land_with_mapped_owners, chown_needs_the_full_map,
+            defaults_are_the_users_own_dirs, files_land_with_mapped_owners, chown_needs_the_full_map,
             capabilities_stop_at_the_namespace, hostname_is_the_containers,
             network_none_has_only_lo, user_mode_network_has_a_default_route,
             network_falls_back_from_pasta_to_none, veth_needs_root,

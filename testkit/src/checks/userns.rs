@@ -44,6 +44,11 @@ pub const CHECKS: &[Check] = &[
         run: explain_narrates_the_maps,
     },
     Check {
+        name: "userns::defaults_are_the_users_own_dirs",
+        since: 9,
+        run: defaults_are_the_users_own_dirs,
+    },
+    Check {
         name: "userns::files_land_with_mapped_owners",
         since: 9,
         run: files_land_with_mapped_owners,
@@ -563,6 +568,66 @@ pub fn explain_narrates_the_maps(t: &Target) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------- files
+
+/// Without `--rootfs`/`WORKSHOP_ROOTFS` and `--container-dir`, a user's
+/// run takes its rootfs from `$XDG_DATA_HOME/contain-rs-workshop/rootfs`
+/// and keeps its run directory in `.../containers` beside it; without
+/// `XDG_DATA_HOME`, under `~/.local/share/contain-rs-workshop`. A marker
+/// file in each copy proves which rootfs the container saw.
+pub fn defaults_are_the_users_own_dirs(t: &Target) -> Result<(), String> {
+    let user = single()?;
+    let r = Rootless::new(t, &user)?;
+    for (base, with_xdg) in [
+        (r.data_home(), true),
+        (r.dir.join("home/.local/share"), false),
+    ] {
+        let data = base.join("contain-rs-workshop");
+        let rootfs = data.join("rootfs");
+        let dirs_before: Vec<PathBuf> = base
+            .ancestors()
+            .take_while(|p| *p != r.dir)
+            .map(Path::to_path_buf)
+            .collect();
+        std::fs::create_dir_all(&data).map_err(err)?;
+        rootless::copy_tree(&r.rootfs(), &rootfs).map_err(err)?;
+        let which = if with_xdg { "xdg" } else { "home" };
+        std::fs::write(rootfs.join("etc/which-rootfs"), which).map_err(err)?;
+        for dir in dirs_before
+            .iter()
+            .chain([&data, &rootfs.join("etc/which-rootfs")])
+        {
+            std::os::unix::fs::lchown(dir, Some(user.uid), Some(user.gid)).map_err(err)?;
+        }
+        let mut cmd = r.command(&[
+            "sh",
+            "-c",
+            "cat /etc/which-rootfs; echo; echo ready; exec sleep 30",
+        ]);
+        cmd.env_remove("WORKSHOP_ROOTFS");
+        if !with_xdg {
+            cmd.env_remove("XDG_DATA_HOME");
+        }
+        let what = if with_xdg {
+            "with XDG_DATA_HOME set"
+        } else {
+            "without XDG_DATA_HOME"
+        };
+        let mut run = Running::start(cmd).map_err(|e| format!("{what}: {e}"))?;
+        let before = run.until_ready().map_err(|e| format!("{what}: {e}"))?;
+        if before != [which] {
+            return Err(format!(
+                "{what} and no --rootfs, the container read /etc/which-rootfs as {before:?}, \
+                 expected {which:?}: the default rootfs of an ordinary user is {}",
+                rootfs.display()
+            ));
+        }
+        let containers = data.join("containers");
+        the_run_dir(&containers).map_err(|e| format!("{what}: {e}"))?;
+        run.stop()?;
+        container_dir_clean(&containers, &format!("{what}, after the run"))?;
+    }
+    Ok(())
+}
 
 /// Files the container creates land in the run's upper layer owned by
 /// the ids the map gives: the user's uid for container root, the

@@ -6,6 +6,4 @@
 //! all with `cargo test -p ex09`; each failing one says, in a sentence, what
 //! behaviour is missing.
 
-// Chapter 9's own checks join when testkit has them (step_tests!(.., 9)),
-// as in steps/step09/tests/behaviour.rs.
-testkit::chapter_groups!(env!("CARGO_BIN_EXE_ex09"), 9, 8);
+testkit::step_tests!(env!("CARGO_BIN_EXE_ex09"), 9);

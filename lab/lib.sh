@@ -31,6 +31,8 @@ WORKSHOP_PACKAGES=(
     procps           # ps, pgrep: look at the container's processes
     kmod             # modprobe veth
     xz-utils
+    uidmap           # newuidmap, newgidmap: step09's full uid/gid maps
+    passt            # pasta: step09's rootless network
 )
 
 CHANGES=()
@@ -238,6 +240,42 @@ install_cargo_config() {
     else
         say "cargo: $file is up to date (target-dir $(target_dir))"
     fi
+}
+
+# --- chapter 9: the workshop user runs step09 without root --------------------------------
+
+# The AppArmor profile that lets step09 and ex09 use user namespaces on
+# Ubuntu 23.10+ (see lab/apparmor-contain-rs-workshop). Only where AppArmor
+# is there to load it.
+apparmor_profile() { echo "${WORKSHOP_SYSROOT-}/etc/apparmor.d/contain-rs-workshop"; }
+
+install_apparmor_profile() {
+    local file
+    file=$(apparmor_profile)
+    if [ ! -d "$(dirname "$file")" ]; then
+        say "apparmor: not installed, nothing to allow (step09 needs no profile here)"
+        return
+    fi
+    if write_if_changed "$file" "$(cat "$WORKSHOP_DIR/lab/apparmor-contain-rs-workshop")"; then
+        apparmor_parser -r "$file" || die "apparmor_parser -r $file failed"
+        changed "loaded the AppArmor profile $file (user namespaces for step09)"
+    else
+        say "apparmor: $file is up to date"
+    fi
+}
+
+# A range of subordinate IDs for the workshop user, so that step09's
+# container has 65536 users (newuidmap checks /etc/subuid). Ubuntu's adduser
+# gives one to every user it makes; a box's user may lack it.
+subordinate_ids() {
+    local file="${WORKSHOP_SYSROOT-}/etc/subuid"
+    if grep -q "^$WORKSHOP_USER:" "$file" 2>/dev/null; then
+        say "subordinate IDs: $WORKSHOP_USER has a range in /etc/subuid already"
+        return
+    fi
+    usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$WORKSHOP_USER" ||
+        die "usermod --add-subuids failed"
+    changed "gave $WORKSHOP_USER the subordinate IDs 100000-165535"
 }
 
 # build_workspace, fetch_rootfs, run_doctor: cargo does nothing when

@@ -43,6 +43,8 @@ mapfile -t packages < <(workshop_packages)
 install_packages "${packages[@]}"
 install_rust
 install_cargo_config
+install_apparmor_profile
+subordinate_ids
 build_workspace
 fetch_rootfs
 run_doctor

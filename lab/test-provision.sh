@@ -70,6 +70,10 @@ path="${!#}"
 while read -r p t; do [ "$p" = "$path" ] && { echo "$t"; exit 0; }; done <"$T/fstypes"
 exit 1'
 fake update-grub 'echo "update-grub $*" >>"$T/calls"'
+fake apparmor_parser 'echo "apparmor_parser $*" >>"$T/calls"'
+fake usermod '
+echo "usermod $*" >>"$T/calls"
+echo "${!#}:100000:65536" >>"$T/root/etc/subuid"'
 fake runuser 'echo "runuser must not be called in the test: $*" >&2; exit 99'
 # The provisioning runs as root; the test need not.
 fake id '
@@ -81,7 +85,10 @@ export WORKSHOP_HOME="$tmp/home"
 export WORKSHOP_DIR="$tmp/workshop"
 WORKSHOP_USER=$(/usr/bin/id -un)
 export WORKSHOP_USER
-mkdir -p "$WORKSHOP_SYSROOT/sys/fs/cgroup/unified" "$WORKSHOP_HOME" "$WORKSHOP_DIR"
+mkdir -p "$WORKSHOP_SYSROOT/sys/fs/cgroup/unified" "$WORKSHOP_HOME" "$WORKSHOP_DIR/lab" \
+    "$WORKSHOP_SYSROOT/etc/apparmor.d"
+cp "$here/apparmor-contain-rs-workshop" "$WORKSHOP_DIR/lab/"
+touch "$WORKSHOP_SYSROOT/etc/subuid"
 cg="$WORKSHOP_SYSROOT/sys/fs/cgroup"
 boots() { # boots v2|hybrid|v1: what stat says about the cgroup mounts
     case "$1" in
@@ -139,6 +146,10 @@ check "the rootfs fetcher runs" contains "$tmp/calls1" "cargo run --quiet -p roo
 check "doctor runs" contains "$tmp/calls1" "cargo run --quiet -p doctor"
 check "the first run reports its changes" contains "$tmp/run1" "change(s):"
 check "the v2 machine never touches grub" lacks "$tmp/calls1" "update-grub"
+check "the AppArmor profile for step09 is installed" \
+    contains "$WORKSHOP_SYSROOT/etc/apparmor.d/contain-rs-workshop" "userns,"
+check "and loaded" contains "$tmp/calls1" "apparmor_parser -r $WORKSHOP_SYSROOT/etc/apparmor.d/contain-rs-workshop"
+check "the user gets subordinate IDs" contains "$tmp/calls1" "usermod --add-subuids 100000-165535"
 
 # --- The v2 machine: second run changes nothing ----------------------------------------------
 snapshot() { find "$WORKSHOP_SYSROOT" "$WORKSHOP_HOME" "$tmp/dpkg" -printf '%p %s %T@\n' | sort; }
@@ -148,6 +159,8 @@ cp "$calls" "$tmp/calls2"
 snapshot >"$tmp/state2"
 check "second run: no apt-get at all" lacks "$tmp/calls2" "apt-get"
 check "second run: no rustup" lacks "$tmp/calls2" "curl "
+check "second run: the profile is not reloaded" lacks "$tmp/calls2" "apparmor_parser"
+check "second run: no usermod" lacks "$tmp/calls2" "usermod"
 check "second run: no file written" cmp -s "$tmp/state1" "$tmp/state2"
 check "second run: says nothing changed" contains "$tmp/run2" "nothing changed, this VM was provisioned already"
 check "second run: still checks with doctor" contains "$tmp/calls2" "-p doctor"

@@ -13,7 +13,7 @@
 //! | `namespace *` | `unshare(2)` in a forked child, one per type | a type a step uses does not work |
 //! | `cgroups` | step05's own detection (`step05::cgroup`) | no usable hierarchy or a missing controller |
 //! | `overlayfs` | `/proc/filesystems`, a test mount in a private mount namespace | never (only step08 needs it): warns |
-//! | `userns_clone`, `apparmor userns` | `/proc/sys/kernel/...` | never: they only matter for rootless experiments |
+//! | `userns_clone`, `apparmor userns` | `/proc/sys/kernel/...` | never: they only matter to step09 (rootless) |
 //! | `arch` | the architecture this binary was built for | no pinned Alpine rootfs for it |
 //! | `rootfs` | `rootfs_fetcher::status` | missing (the fix is the exact fetch command) |
 //! | `tool *` | `$PATH` | never: `ip`, `nsenter`, `lsns` are for poking around |

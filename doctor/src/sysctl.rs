@@ -1,7 +1,8 @@
 //! The sysctls that decide whether an *unprivileged* user may create a user
-//! namespace. The workshop runs every step as root, so neither stops a step:
-//! they matter to a learner who tries rootless experiments (`unshare -Ur`,
-//! rootless podman) after the workshop. Hence warnings, never failures.
+//! namespace. Steps 1 to 8 run as root, so neither stops them: they matter
+//! to step09 (chapter 9, run as an ordinary user) and to rootless
+//! experiments (`unshare -Ur`, rootless podman). Hence warnings, never
+//! failures.
 //!
 //! - `kernel.unprivileged_userns_clone`: a Debian/Ubuntu kernel patch
 //!   (absent from mainline). 0: only a privileged process may create a user
@@ -26,7 +27,10 @@ pub fn check_all(proc_sys: &Path) -> Vec<Check> {
     };
     vec![
         userns_clone(read("unprivileged_userns_clone").as_deref()),
-        apparmor_restrict(read("apparmor_restrict_unprivileged_userns").as_deref()),
+        apparmor_restrict(
+            read("apparmor_restrict_unprivileged_userns").as_deref(),
+            Path::new(PROFILE).exists(),
+        ),
     ]
 }
 
@@ -42,9 +46,9 @@ pub fn userns_clone(value: Option<&str>) -> Check {
         Some("0") => Check::warn(
             NAME,
             "kernel.unprivileged_userns_clone = 0: only root may create user namespaces; \
-             the steps run as root and are unaffected, rootless experiments will get EPERM",
+             steps 1 to 8 run as root and are unaffected, step09 (chapter 9) and rootless experiments get EPERM",
             Some(
-                "for rootless experiments only: sudo sysctl -w kernel.unprivileged_userns_clone=1"
+                "for step09 and rootless experiments: sudo sysctl -w kernel.unprivileged_userns_clone=1"
                     .to_owned(),
             ),
         ),
@@ -57,9 +61,14 @@ pub fn userns_clone(value: Option<&str>) -> Check {
     }
 }
 
+/// The workshop's AppArmor profile for step09 and ex09, as lab/provision.sh
+/// installs it (from lab/apparmor-contain-rs-workshop).
+pub const PROFILE: &str = "/etc/apparmor.d/contain-rs-workshop";
+
 /// The `apparmor userns` line for the value of
-/// `kernel.apparmor_restrict_unprivileged_userns` (`None`: no such file).
-pub fn apparmor_restrict(value: Option<&str>) -> Check {
+/// `kernel.apparmor_restrict_unprivileged_userns` (`None`: no such file),
+/// and whether the workshop's profile is installed.
+pub fn apparmor_restrict(value: Option<&str>, profile: bool) -> Check {
     const NAME: &str = "apparmor userns";
     match value {
         None => Check::ok(
@@ -70,17 +79,24 @@ pub fn apparmor_restrict(value: Option<&str>) -> Check {
             NAME,
             "kernel.apparmor_restrict_unprivileged_userns = 0: AppArmor does not restrict user namespaces",
         ),
+        Some(v) if profile => Check::ok(
+            NAME,
+            format!(
+                "kernel.apparmor_restrict_unprivileged_userns = {v}, and {PROFILE} allows step09 and ex09 \
+                 their user namespaces"
+            ),
+        ),
         Some(v) => Check::warn(
             NAME,
             format!(
                 "kernel.apparmor_restrict_unprivileged_userns = {v}: an unprivileged user's new user namespace \
-                 gets no capabilities, so rootless experiments fail with EPERM; the steps run as root and are unaffected"
+                 gets no capabilities, so step09 (chapter 9) refuses to start; steps 1 to 8 run as root and are unaffected"
             ),
-            Some(
-                "for rootless experiments only: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 \
-                 (until reboot)"
-                    .to_owned(),
-            ),
+            Some(format!(
+                "install the workshop's profile: sudo cp lab/apparmor-contain-rs-workshop {PROFILE} && \
+                 sudo apparmor_parser -r {PROFILE} (lab/provision.sh does), or until reboot: \
+                 sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+            )),
         ),
     }
 }
@@ -123,8 +139,9 @@ mod tests {
     #[test]
     fn permissive_values_pass_and_restrictive_ones_never_fail() {
         assert_eq!(userns_clone(Some("1")).status, Status::Ok);
-        assert_eq!(apparmor_restrict(Some("0")).status, Status::Ok);
-        for c in [userns_clone(Some("0")), apparmor_restrict(Some("1"))] {
+        assert_eq!(apparmor_restrict(Some("0"), false).status, Status::Ok);
+        assert_eq!(apparmor_restrict(Some("1"), true).status, Status::Ok);
+        for c in [userns_clone(Some("0")), apparmor_restrict(Some("1"), false)] {
             assert_eq!(c.status, Status::Warn);
             assert!(c.detail.contains("run as root"), "{}", c.detail);
         }

@@ -1,0 +1,13 @@
+//! Chapter 9: user namespaces.
+//!
+//! [`userns`] (the maps and the handshake that writes them) is this
+//! chapter; [`rootless`] is what changes when the runtime is not root (its
+//! directories, its cgroup, its network); the rest are chapters 8 to 1,
+//! reused as they are.
+
+pub mod rootless;
+pub mod userns;
+pub use step08::{
+    caps, cgroup, clone_into_cgroup, devices, environ, image, masked, mount, net, overlay, pid,
+    rootfs, seccomp, tty, user, uts, whiteout,
+};

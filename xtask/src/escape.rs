@@ -603,11 +603,13 @@ impl HeldDir {
     /// host-keys: escaped only if the probe showed the secret it read.
     fn key_read(&self, cell: Cell) -> Cell {
         match cell.escaped {
+            // The secret changes with every run of the lab: shown by name,
+            // so the recorded matrix does not change with it.
             Some(true) if cell.detail.contains(&self.secret) => Cell {
                 escaped: Some(true),
                 detail: format!(
-                    "{}; the secret is the one the lab wrote into the root-only key",
-                    cell.detail
+                    "{}; that is the secret the lab wrote into the root-only key",
+                    cell.detail.replace(&self.secret, "<the lab's secret>")
                 ),
             },
             Some(true) => Cell {
@@ -651,6 +653,12 @@ impl HeldDir {
     }
 }
 
+impl Drop for Rootless {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Drop for HeldDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -691,7 +699,7 @@ struct Rootless {
     bin: PathBuf,
     rootfs: PathBuf,
     home: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: PathBuf,
 }
 
 impl Rootless {
@@ -704,35 +712,44 @@ impl Rootless {
         } else {
             std::env::temp_dir()
         };
-        let dir = tempfile::Builder::new()
-            .prefix("rootless-")
-            .tempdir_in(&base)
-            .with_context(|| format!("a temp dir in {}", base.display()))?;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-        let bin = dir.path().join("step09");
-        install(step_bin, &bin)?;
-        let own_rootfs = dir.path().join("rootfs");
-        let home = dir.path().join("home");
+        // One fixed name (what a killed run left is replaced), so that the
+        // recorded matrix names the same paths every time.
+        let dir = base.join("contain-rs-escape-rootless");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("rm -r {}", dir.display()))?;
+        }
+        std::fs::create_dir(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
+        let rootless = Rootless {
+            uid,
+            gid,
+            bin: dir.join("step09"),
+            rootfs: dir.join("rootfs"),
+            home: dir.join("home"),
+            dir,
+        };
+        // From here on a failure removes the directory (Drop).
+        rootless.fill(step_bin, rootfs)?;
+        Ok(rootless)
+    }
+
+    fn fill(&self, step_bin: &Path, rootfs: &Path) -> anyhow::Result<()> {
+        let (uid, gid) = (self.uid, self.gid);
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o755))?;
+        install(step_bin, &self.bin)?;
+        let own_rootfs = &self.rootfs;
+        let home = &self.home;
         for d in [home.join(".local/share"), home.join("run")] {
             std::fs::create_dir_all(&d)?;
         }
         std::fs::set_permissions(home.join("run"), std::fs::Permissions::from_mode(0o700))?;
-        run_checked(Command::new("cp").arg("-a").arg(rootfs).arg(&own_rootfs))?;
+        run_checked(Command::new("cp").arg("-a").arg(rootfs).arg(own_rootfs))?;
         let owner = format!("{uid}:{gid}");
         run_checked(
             Command::new("chown")
                 .args(["-R", "-h", &owner])
-                .arg(&own_rootfs)
-                .arg(&home),
-        )?;
-        Ok(Rootless {
-            uid,
-            gid,
-            bin,
-            rootfs: own_rootfs,
-            home,
-            _dir: dir,
-        })
+                .arg(own_rootfs)
+                .arg(home),
+        )
     }
 
     /// What step09 left in the user's container directory.
@@ -780,7 +797,7 @@ fn ensure_user() -> anyhow::Result<(u32, u32)> {
                 "--shell",
                 "/usr/sbin/nologin",
                 "--comment",
-                "contain-rs-workshop escape lab: runs step09 rootless",
+                "contain-rs-workshop escape lab (step09 rootless)",
                 ROOTLESS_USER,
             ]))?;
             lookup()?.with_context(|| format!("useradd made no {ROOTLESS_USER}"))?
@@ -1352,7 +1369,7 @@ mod tests {
                 .iter()
                 .filter(|p| p.starts_with("leaked-fd on"))
                 .count(),
-            8
+            STEPS.len()
         );
     }
 

@@ -19,7 +19,7 @@ pub mod run;
 use serde::{Deserialize, Serialize};
 
 /// The exercises the grader knows: package name and chapter.
-pub const EXERCISES: [(&str, u8); 8] = [
+pub const EXERCISES: [(&str, u8); 9] = [
     ("ex01", 1),
     ("ex02", 2),
     ("ex03", 3),
@@ -28,6 +28,7 @@ pub const EXERCISES: [(&str, u8); 8] = [
     ("ex06", 6),
     ("ex07", 7),
     ("ex08", 8),
+    ("ex09", 9),
 ];
 
 /// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).

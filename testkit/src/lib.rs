@@ -10,6 +10,8 @@
 //!   fake registry that serves broken blobs and foreign-platform indexes.
 //! - [`run`]: running an implementation under a time limit.
 //! - [`host`]: snapshots of the host (mounts, links, cgroups, processes).
+//! - [`rootless`]: unprivileged users with and without subordinate ids,
+//!   their own rootfs, and running a step binary as one of them (chapter 9).
 //! - [`checks`]: the behaviour every chapter's implementation must show.
 
 pub mod checks;
@@ -17,6 +19,7 @@ pub mod host;
 pub mod oci;
 pub mod registry;
 pub mod rootfs;
+pub mod rootless;
 pub mod run;
 pub mod server;
 

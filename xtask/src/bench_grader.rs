@@ -8,7 +8,7 @@
 //! | `solved-01` .. `solved-09` | the solutions in the exercises' slots | every exercise passed |
 //! | `solved-lockfile` | solved, with another anyhow in its Cargo.lock | every exercise passed; dependencies built apart |
 //! | `starter-01` .. `starter-10` | the exercises as shipped | every exercise failed |
-//! | `hole-1` .. `hole-9` | solved, but one hole (exercise 1..7, in turn) back to its `todo!()` | that exercise failed, the rest passed |
+//! | `hole-1` .. `hole-9` | solved, but one hole (exercise 1..9, in turn) back to its `todo!()` | that exercise failed, the rest passed |
 //! | `no-compile` | a syntax error in `steps/workshop` | no exercise built |
 //!
 //! "From cold": a new `--target-dir` (no dependency cache, no target
@@ -47,7 +47,7 @@ const CLASS_TARGET: Duration = Duration::from_secs(15 * 60);
 const LEARNER_TARGET: Duration = Duration::from_secs(20);
 
 /// How many exercises the class has.
-const EXERCISES: usize = 8;
+const EXERCISES: usize = 9;
 
 /// The holes of each exercise: the files the learner writes.
 const HOLES: [(&str, &[&str]); EXERCISES] = [
@@ -59,6 +59,7 @@ const HOLES: [(&str, &[&str]); EXERCISES] = [
     ("ex06-caps", &["src/privileges.rs"]),
     ("ex07-seccomp", &["src/filter.rs"]),
     ("ex08-images", &["src/overlay.rs", "src/whiteout.rs"]),
+    ("ex09-userns", &["src/userns.rs"]),
 ];
 
 /// What a learner should score.

@@ -45,7 +45,7 @@ use qemu::{Check, Outcome, VmRun};
 const INIT: &str = include_str!("../vm/init.sh");
 
 /// The steps whose checks exist.
-const ALL_STEPS: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+const ALL_STEPS: [u8; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 #[derive(clap::Args, Debug)]
 pub struct VmArgs {
@@ -286,6 +286,15 @@ pub const NOT_IN_VM: &[&str] = &[
     "images::pull_never_with_empty_store_is_125",
 ];
 
+/// step09 run by an ordinary user on cgroup v2 (init.sh makes the user and
+/// a delegated subtree): what the cgroup v1 host cannot show.
+const ROOTLESS_CHECKS: [&str; 4] = [
+    "vm_rootless_delegated_limits",
+    "vm_rootless_cgroup_removed",
+    "vm_rootless_undelegated_says_so",
+    "vm_rootless_limits_need_delegation",
+];
+
 /// What only a root that is the initial ramfs shows (step03 on).
 const INITRAMFS_CHECKS: [&str; 2] = ["initramfs_pivot_root_hint", "initramfs_no_pivot_runs"];
 /// step05's v1-backend tests, reported as ignored on this v2 kernel.
@@ -301,6 +310,9 @@ fn expected_checks(steps: &[u8]) -> Vec<String> {
     }
     if steps.contains(&5) {
         names.push(V1_TESTS_IGNORED.to_owned());
+    }
+    if steps.contains(&9) {
+        names.extend(ROOTLESS_CHECKS.map(String::from));
     }
     for &step in &ALL_STEPS {
         if steps.contains(&step) {
@@ -563,6 +575,7 @@ mod tests {
             .iter()
             .chain(&INITRAMFS_CHECKS)
             .chain(&[V1_TESTS_IGNORED])
+            .chain(&ROOTLESS_CHECKS)
             .map(|s| s.to_string())
             .collect();
         own.sort();

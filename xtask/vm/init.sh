@@ -129,6 +129,58 @@ if wanted 5 && [ -x /bin/cgroup_v1_tests ]; then
     verdict vm_v1_tests_ignored $? "$(printed)"
 fi
 
+# --- step09 as an ordinary user on cgroup v2 ------------------------------------
+# What the host (cgroup v1) cannot show: the cgroup an ordinary user may
+# use. systemd delegates a subtree to each user (user@UID.service,
+# Delegate=yes): the directory and its cgroup.procs, cgroup.subtree_control
+# and cgroup.threads belong to the user. Here that is rootless.delegated,
+# and the user's shell runs in its leaf `shell`, as a login under
+# `systemd-run --user --scope` would. uid 1000 has the range
+# 200000-265535 (/etc/subuid) and newuidmap is setuid root.
+if wanted 9 && [ -x /bin/step09 ]; then
+    U=1000
+    R=/tmp/rootless
+    mkdir -p $R/home
+    cp -a /rootfs $R/rootfs
+    chown -R $U:$U $R
+    echo "+cpu +memory +pids" >$CG/cgroup.subtree_control
+    D=$CG/rootless.delegated
+    mkdir -p $D/shell
+    for f in $D $D/cgroup.procs $D/cgroup.subtree_control $D/cgroup.threads \
+        $D/shell $D/shell/cgroup.procs $D/shell/cgroup.subtree_control $D/shell/cgroup.threads; do
+        chown $U:$U "$f"
+    done
+    # as_user CGROUP ARGS...: step09 ARGS as uid 1000, started from CGROUP.
+    # util-linux's setpriv by its path: busybox's sh prefers its own applet.
+    # shellcheck disable=SC2016 # $1 is the script's, not ours
+    printf '%s\n' '#!/bin/sh' \
+        'echo 0 >"$1/cgroup.procs" || exit 99' \
+        'shift' \
+        "exec /bin/setpriv --reuid $U --regid $U --clear-groups env HOME=$R/home WORKSHOP_ROOTFS=$R/rootfs step09 --network none \"\$@\"" \
+        >$R/as_user
+    chmod 755 $R/as_user
+
+    run $R/as_user $D/shell --memory 64m --pids 50 sh -c \
+        'id -u; cat /proc/self/uid_map; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'
+    [ "$RC" -eq 0 ] && [ "$(sed -n 1p /tmp/out)" = 0 ] &&
+        grep -q '^ *1 *200000 *65536$' /tmp/out && grep -q '^67108864$' /tmp/out &&
+        grep -q '^50$' /tmp/out && [ ! -s /tmp/err ]
+    verdict vm_rootless_delegated_limits $? "uid 1000 in its delegated subtree, --memory 64m --pids 50: $(printed)"
+
+    left=$(find $D/contain-rs-workshop -mindepth 1 -maxdepth 1 -name 'ws-*' 2>/dev/null | grep -c .)
+    [ -d $D/contain-rs-workshop ] && [ "$left" -eq 0 ]
+    verdict vm_rootless_cgroup_removed $? "ws-* cgroups left under $D/contain-rs-workshop: $left"
+
+    # From a cgroup that is root's, not the user's: no cgroup, one line;
+    # a limit is refused.
+    run $R/as_user $CG true
+    [ "$RC" -eq 0 ] && [ "$(grep -c . /tmp/err)" -eq 1 ] && grep -q '^step09: no cgroup: .*not delegated' /tmp/err
+    verdict vm_rootless_undelegated_says_so $? "uid 1000 in the root cgroup: $(printed)"
+    run $R/as_user $CG --memory 64m true
+    [ "$RC" -eq 125 ] && [ "$(grep -c . /tmp/err)" -eq 1 ] && grep -q 'need a cgroup' /tmp/err
+    verdict vm_rootless_limits_need_delegation $? "uid 1000 in the root cgroup, --memory 64m: $(printed)"
+fi
+
 # --- The steps: testkit's checks -------------------------------------------------
 # `checks --step N /bin/stepNN` runs every check of chapters 1 to N against
 # stepNN and prints a CHECK line for each. The test rootfs is built under

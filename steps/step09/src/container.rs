@@ -580,6 +580,9 @@ fn sweep_stale(dir: &Path, maps: &Maps) {
             Err(nix::errno::Errno::ESRCH)
         );
         let path = entry.path();
+        if gone {
+            rootless::stop_stale_pasta(&path);
+        }
         if gone && std::fs::remove_dir_all(&path).is_err() && !nix::unistd::geteuid().is_root() {
             let _ = userns::run_as_root_of(maps, move || Ok(std::fs::remove_dir_all(&path)?));
         }

@@ -216,8 +216,8 @@ pub fn delegated_cgroup(root: &Path) -> Result<PathBuf, String> {
 /// A user-mode network stack started for the container's network namespace,
 /// stopped with the container.
 pub enum UserNet {
-    /// pasta runs in the background; its PID is in the file.
-    Pasta { pid_file: PathBuf },
+    /// pasta, our child; its PID file tells it has configured the tap.
+    Pasta { child: Child, pid_file: PathBuf },
     /// slirp4netns runs as our child; it ends when `exit` is closed.
     Slirp { child: Child, exit: OwnedFd },
 }
@@ -237,24 +237,41 @@ pub fn start_user_network(
         Network::Pasta => {
             let pid_file = run_dir.join("pasta.pid");
             let mut cmd = Command::new("pasta");
-            cmd.args(["--config-net", "--quiet", "--ns-ifname", "eth0", "--pid"])
+            cmd.args(["--config-net", "--quiet", "--foreground"])
+                .args(["--ns-ifname", "eth0", "--pid"])
                 .arg(&pid_file)
                 .arg(child.to_string());
             say(&cmd);
-            // Without --foreground pasta returns once the tap is configured
-            // and keeps running in the background.
-            let out = cmd
+            unblock_signals(&mut cmd);
+            die_with_us(&mut cmd);
+            // In the foreground, our child: it ends with us even when we are
+            // killed. It writes its PID file once the tap is configured.
+            let mut pasta = cmd
                 .stdin(Stdio::null())
-                .output()
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
                 .context("cannot run pasta")?;
-            if !out.status.success() {
-                bail!(
-                    "pasta failed ({}): {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
+            for _ in 0..5000 {
+                if std::fs::read_to_string(&pid_file).is_ok_and(|s| !s.trim().is_empty()) {
+                    return Ok(Some(UserNet::Pasta {
+                        child: pasta,
+                        pid_file,
+                    }));
+                }
+                if let Some(status) = pasta.try_wait()? {
+                    let mut why = String::new();
+                    if let Some(mut err) = pasta.stderr.take() {
+                        use std::io::Read;
+                        let _ = err.read_to_string(&mut why);
+                    }
+                    bail!("pasta failed ({status}): {}", why.trim());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            Ok(Some(UserNet::Pasta { pid_file }))
+            let _ = pasta.kill();
+            let _ = pasta.wait();
+            bail!("pasta did not configure the network within 5 s")
         }
         Network::Slirp4netns => {
             // Close-on-exec, all four: slirp4netns gets exactly its two
@@ -271,6 +288,8 @@ pub fn start_user_network(
                 .arg("eth0");
             say(&cmd);
             let (ready_w_raw, exit_r_raw) = (ready_w.as_raw_fd(), exit_r.as_raw_fd());
+            unblock_signals(&mut cmd);
+            die_with_us(&mut cmd);
             // SAFETY: between fork and exec this only clears close-on-exec on
             // two descriptors, with fcntl, which is async-signal-safe.
             unsafe {
@@ -311,21 +330,13 @@ impl UserNet {
     /// Stops the stack and waits until it is gone.
     pub fn stop(self) {
         match self {
-            UserNet::Pasta { pid_file } => {
-                let pid = std::fs::read_to_string(&pid_file)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i32>().ok());
-                if let Some(pid) = pid {
-                    let pid = Pid::from_raw(pid);
-                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-                    // Not our child: wait for /proc/PID to go.
-                    for _ in 0..2000 {
-                        if nix::sys::signal::kill(pid, None).is_err() {
-                            break;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(1));
-                    }
-                }
+            UserNet::Pasta {
+                mut child,
+                pid_file,
+            } => {
+                let pid = Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+                let _ = child.wait();
                 let _ = std::fs::remove_file(pid_file);
             }
             UserNet::Slirp { mut child, exit } => {
@@ -336,6 +347,57 @@ impl UserNet {
     }
 }
 // ANCHOR_END: user_network
+
+/// A program the runtime starts must not inherit its blocked signals
+/// (chapter 2 blocks SIGTERM, SIGCHLD and the rest to wait for them): a
+/// pasta with SIGTERM blocked cannot be stopped, and with SIGCHLD blocked it
+/// never reaps its own children. The mask is emptied between fork and exec.
+pub fn unblock_signals(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: sigprocmask is async-signal-safe; the closure touches nothing
+    // but the new process's own signal mask.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&nix::sys::signal::SigSet::empty()),
+                None,
+            )
+            .map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// Ends `cmd`'s process when the runtime ends, even by SIGKILL
+/// (PR_SET_PDEATHSIG): a user-mode network stack outlives the namespace it
+/// serves otherwise.
+fn die_with_us(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and only changes the new process.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// What a killed run may have left running: the pasta whose PID its run
+/// directory names. Stopped only if that process is still a pasta of ours.
+pub fn stop_stale_pasta(run_dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(run_dir.join("pasta.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let ours = std::fs::metadata(format!("/proc/{pid}"))
+        .is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw());
+    if ours && (comm.starts_with("pasta") || comm.starts_with("passt")) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+}
 
 fn say(cmd: &Command) {
     explain::say(format_args!(

@@ -205,6 +205,7 @@ fn run_helper(program: &str, child: Pid, extents: &[Extent]) -> anyhow::Result<(
             .collect::<Vec<_>>()
             .join(" ")
     ));
+    crate::rootless::unblock_signals(&mut cmd);
     let out = cmd
         .output()
         .with_context(|| format!("cannot run {program} (package uidmap)"))?;

@@ -4,5 +4,4 @@
 //! the tests. The checks live in `testkit::checks`, shared with the
 //! exercises and the grader.
 
-// Chapter 9's own checks join when testkit has them (step_tests!(.., 9)).
-testkit::chapter_groups!(env!("CARGO_BIN_EXE_step09"), 9, 8);
+testkit::step_tests!(env!("CARGO_BIN_EXE_step09"), 9);

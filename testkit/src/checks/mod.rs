@@ -21,6 +21,7 @@ pub mod mount;
 pub mod net;
 pub mod pid;
 pub mod seccomp;
+pub mod userns;
 pub mod uts;
 
 /// Chapter 8's overlay checks live beside the image checks.
@@ -49,6 +50,7 @@ pub fn all() -> Vec<Check> {
         defaults::CHECKS,
         seccomp::CHECKS,
         images::CHECKS,
+        userns::CHECKS,
     ]
     .concat()
 }
@@ -189,6 +191,18 @@ macro_rules! chapter_groups {
             unknown_repository_is_125, registry_down_is_125, blob_digest_mismatch_is_125,
             truncated_blob_is_125, no_platform_entry_is_125, dotdot_layer_is_125,
             pull_never_with_empty_store_is_125);
+    };
+    ($bin:expr, $step:tt, 9) => {
+        $crate::chapter_groups!($bin, $step, 8);
+        $crate::check_group!($bin, $step, userns: root_inside_the_users_ids_outside,
+            single_map_without_subordinate_ids, explain_narrates_the_maps,
+            defaults_are_the_users_own_dirs, files_land_with_mapped_owners, chown_needs_the_full_map,
+            capabilities_stop_at_the_namespace, hostname_is_the_containers,
+            network_none_has_only_lo, user_mode_network_has_a_default_route,
+            network_falls_back_from_pasta_to_none, veth_needs_root,
+            limits_need_a_delegated_cgroup, remap_gives_root_the_subordinate_range,
+            remap_without_a_range_is_125, userns_host_is_refused_for_users,
+            root_owned_rootfs_is_refused, run_dirs_removed_after_run_and_sigkill);
     };
 }
 

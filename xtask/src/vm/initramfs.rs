@@ -187,6 +187,23 @@ pub fn build(steps: &[u8], modules: &[Option<&Path>], work: &Path, tools: &Tools
     let setpriv = super::which("setpriv")
         .context("vm-test needs setpriv; install it with: apt-get install util-linux")?;
     add_program(&mut image, "setpriv", &setpriv, tools)?;
+    // step09 as an ordinary user: uid 1000 with a subordinate range, and
+    // the setuid-root helpers that write its full map (the archive makes
+    // every file root's, so mode 04755 is a real setuid-root program).
+    if steps.contains(&9) {
+        for helper in ["newuidmap", "newgidmap"] {
+            let path = super::which(helper).with_context(|| {
+                format!(
+                    "vm-test needs {helper} for step09; install it with: apt-get install uidmap"
+                )
+            })?;
+            add_program(&mut image, helper, &path, tools)?;
+            image.file(&format!("bin/{helper}"), 0o4755, read(&path)?);
+        }
+        for (file, text) in ROOTLESS_FILES {
+            image.file(file, 0o644, text.as_bytes().to_vec());
+        }
+    }
     // The checks themselves (testkit's `checks` program) and the steps, in
     // one cargo run, so that every crate is built once, with one set of
     // features. A step that does not build fails its checks.
@@ -223,6 +240,18 @@ pub fn build(steps: &[u8], modules: &[Option<&Path>], work: &Path, tools: &Tools
     image.write_gz(&path)?;
     Ok(Built { path, unbuilt })
 }
+
+/// The VM's ordinary user for step09 (init.sh's rootless checks): uid and
+/// gid 1000, named so that newuidmap finds its range.
+const ROOTLESS_FILES: [(&str, &str); 4] = [
+    (
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\nrootless:x:1000:1000:rootless:/tmp/rootless/home:/bin/sh\n",
+    ),
+    ("etc/group", "root:x:0:\nrootless:x:1000:\n"),
+    ("etc/subuid", "rootless:200000:65536\n"),
+    ("etc/subgid", "rootless:200000:65536\n"),
+];
 
 /// `bin` as /bin/`name`, with the shared libraries it needs.
 fn add_program(image: &mut Image, name: &str, bin: &Path, tools: &Tools) -> Result<()> {

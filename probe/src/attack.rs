@@ -130,11 +130,27 @@ pub const ATTACKS: &[(&str, &str)] = &[
         "plant-rootfs",
         "plant a setuid-root binary in the rootfs, for host users and the next container",
     ),
+    (
+        "host-keys",
+        "read host root's key through a host directory the container holds (a volume, a leaked fd)",
+    ),
+    (
+        "host-write",
+        "write into host root's directory through a host directory the container holds",
+    ),
 ];
 
 /// The name of the environment variable the lab sets on the runtime; a
 /// command that sees it sees the host's environment.
 pub const HOST_ENV: &str = "ESCAPE_LAB_HOST_ENV";
+
+/// The file the lab keeps in the host directory it hands the container
+/// for host-keys and host-write: owned by host root, mode 0600.
+pub const HOST_KEY: &str = "escape-lab-host-key";
+
+/// What host-write creates in that directory; the lab looks for it from
+/// the host and removes it.
+pub const HOST_WRITTEN: &str = "escape-lab-host-written";
 
 /// What the lab tells the probe about the host, as `KEY=VALUE` arguments
 /// after the marker: `host-tty=DEV:RDEV` (st_dev and st_rdev of the terminal the
@@ -183,6 +199,8 @@ pub fn run(name: &str, marker: &Path, args: &[&str]) -> Option<Result<Outcome, S
         }),
         "other-abi" => other_abi(),
         "plant-rootfs" => plant_rootfs(),
+        "host-keys" => host_keys(),
+        "host-write" => host_write(),
         "chroot" => chroot_escape(marker),
         "proc-root" => Ok(proc_root(marker)),
         "cwd" => Ok(cwd(marker)),
@@ -1656,4 +1674,112 @@ fn other_abi() -> Result<Outcome, String> {
     Ok(Blocked(
         "no second ABI is probed on this architecture".into(),
     ))
+}
+
+// ---------------------------------------------------------------------------
+// Chapter 9's rows: what the container may do to host files it can reach.
+
+/// The host directory the container holds: the first open directory
+/// descriptor in which [`HOST_KEY`] exists (a `stat` through a directory
+/// needs only its search permission, which the lab's 0755 directory gives
+/// anyone). Err when there is none: the lab opens this hole on purpose in
+/// every column, so a missing descriptor means the row tests nothing.
+fn held_host_dir() -> Result<(libc::c_int, String), String> {
+    let fds = open_fds().map_err(|e| format!("/proc/self/fd: {e}"))?;
+    let key = cstr(HOST_KEY);
+    for fd in fds.into_iter().filter(|&fd| is_dir_fd(fd)) {
+        // SAFETY: an all-zero stat is a valid out-buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is an open directory, key NUL-terminated, st writable.
+        if unsafe { libc::fstatat(fd, key.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
+            let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            return Ok((fd, target));
+        }
+    }
+    Err(format!(
+        "no open directory holds {HOST_KEY}: the lab hands the host directory over as stdin; \
+         without it this row tests nothing"
+    ))
+}
+
+/// Who we are on the host, as far as we can tell from inside: our uid and
+/// the first line of /proc/self/uid_map ("0 0 4294967295" is no user
+/// namespace: uid 0 is host root).
+fn who_on_host() -> String {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let map = map.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!("uid {uid}, uid_map \"{map}\"")
+}
+
+/// A container that holds a host directory (a volume, `-v /etc:/host`, or
+/// a descriptor leaked into it, CVE-2024-21626) acts on the files there
+/// with its own credentials, and without a user namespace container root
+/// *is* host root: every file's permission bits let it in. The lab hands
+/// the container a root-owned 0755 host directory as stdin, with a
+/// root-owned 0600 "key" in it; the probe reads the key through the
+/// descriptor (openat) and prints its first line, which the lab compares
+/// with what it wrote. Closed by a user namespace (step09): container root
+/// is an ordinary uid on the host, and the key is not its to read (EACCES).
+fn host_keys() -> Result<Outcome, String> {
+    let (fd, target) = held_host_dir()?;
+    let key = cstr(HOST_KEY);
+    // SAFETY: fd is an open directory and key NUL-terminated.
+    let kfd = unsafe { libc::openat(fd, key.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if kfd < 0 {
+        return Ok(Blocked(format!(
+            "fd {fd} is the host's {target}, but openat({HOST_KEY}): {} as {}",
+            errno_name(last_errno()),
+            who_on_host()
+        )));
+    }
+    // SAFETY: kfd is an open file that we own from here on.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(kfd) };
+    let mut text = String::new();
+    if let Err(e) = file.read_to_string(&mut text) {
+        return Ok(Blocked(format!("read {target}/{HOST_KEY}: {e}")));
+    }
+    Ok(Escaped(format!(
+        "read host root's {target}/{HOST_KEY} through fd {fd} as {}: {:?}",
+        who_on_host(),
+        text.lines().next().unwrap_or("")
+    )))
+}
+
+/// The same hole, for writing: container root creates a file in a
+/// directory only host root may write to (root-owned, 0755), where a real
+/// attack would drop a cron job, an authorized key or a systemd unit. The
+/// probe creates [`HOST_WRITTEN`] there through the descriptor and leaves
+/// it; whether it reached the host (and as whom) is for the lab to see from
+/// the host, which then removes it. Closed by a user namespace (step09):
+/// EACCES, the directory is host root's and container root is not.
+fn host_write() -> Result<Outcome, String> {
+    let (fd, target) = held_host_dir()?;
+    let name = cstr(HOST_WRITTEN);
+    // SAFETY: fd is an open directory and name NUL-terminated.
+    let wfd = unsafe {
+        libc::openat(
+            fd,
+            name.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if wfd < 0 {
+        return Ok(Blocked(format!(
+            "fd {fd} is the host's {target}, but creating {HOST_WRITTEN} there: {} as {}",
+            errno_name(last_errno()),
+            who_on_host()
+        )));
+    }
+    // SAFETY: wfd is an open file that we own from here on.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(wfd) };
+    let _ = std::io::Write::write_all(&mut file, b"written by the escape lab's probe\n");
+    Ok(Escaped(format!(
+        "created {target}/{HOST_WRITTEN} through fd {fd} as {}",
+        who_on_host()
+    )))
 }

@@ -84,7 +84,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "escape",
-            what: "the escape lab: step08 blocks every attack, step06 and step07 all but what a later chapter closes, the early steps still teach",
+            what: "the escape lab: step09 (rootless) blocks every attack, step06 to step08 all but what a later chapter closes, the early steps still teach",
             argv: xtask(&["escape"]),
         },
         Phase {
@@ -94,7 +94,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "vm",
-            what: "steps 01-08 on a real cgroup v2 kernel, booted in qemu",
+            what: "steps 01-09 on a real cgroup v2 kernel, booted in qemu (step09 also as an ordinary user in a delegated subtree)",
             argv: xtask(&["vm-test"]),
         },
         Phase {

@@ -9,11 +9,14 @@
 
 #[path = "../../../steps/step09/src/container.rs"]
 mod container;
+#[path = "../../../steps/step09/src/idmap.rs"]
+mod idmap;
 #[path = "../../../steps/step09/src/rootless.rs"]
 mod rootless;
 #[cfg(test)]
 #[path = "../../../exercises/ex09-userns/src/unit_tests.rs"]
 mod unit_tests;
+#[path = "../../../steps/step09/src/userns.rs"]
 mod userns;
 
 include!("../../../exercises/ex09-userns/src/runtime.rs");

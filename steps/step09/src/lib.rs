@@ -1,10 +1,11 @@
 //! Chapter 9: user namespaces.
 //!
-//! [`userns`] (the maps and the handshake that writes them) is this
-//! chapter; [`rootless`] is what changes when the runtime is not root (its
+//! [`userns`] (the handshake that gives a user namespace its IDs) is this
+//! chapter, [`idmap`] the maps it writes; [`rootless`] is what changes when the runtime is not root (its
 //! directories, its cgroup, its network); the rest are chapters 8 to 1,
 //! reused as they are.
 
+pub mod idmap;
 pub mod rootless;
 pub mod userns;
 pub use step08::{

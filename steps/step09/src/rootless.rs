@@ -499,6 +499,7 @@ pub fn shifted_copy(layer: &Path, cache: &Path, maps: &Maps) -> anyhow::Result<P
         Err(e) => Err(e).with_context(|| format!("rename to {}", dest.display())),
     }
 }
+// ANCHOR_END: shifted_copy
 
 fn copy_tree(
     src: &Path,

@@ -1,55 +1,10 @@
-//! # Exercise 9: user namespaces (the handshake)
-//!
-//! Read first: chapter 9 of the book, `book/src/ch09-userns.md`.
-//!
-//! A user namespace has its own user and group IDs. Which of them exist,
-//! and which host IDs they are, is written once, from outside, into two
-//! files of a process in the namespace: `/proc/PID/uid_map` and
-//! `/proc/PID/gid_map`. Each line is `INSIDE OUTSIDE COUNT`:
-//!
-//! ```text
-//! uid_map of a rootless container     uid_map of --userns remap (as root)
-//!          0       1000          1             0    1000000      65536
-//!          1     100000      65536
-//! ```
-//!
-//! step09's `container.rs` (compiled here as it is) clones the container
-//! with `CLONE_NEWUSER` among the other flags; the child, PID 1 of the new
-//! namespaces, waits on chapter 2's sync pipe with unmapped IDs (they read
-//! as 65534, "nobody") while the parent, on the host, calls your
-//! [`write_maps`]; once the pipe is released the child calls your
-//! [`become_root`], then does step08's setup:
-//!
-//! ```text
-//! parent (host)                              child (new user namespace + the others)
-//! clone3(CLONE_NEWUSER|CLONE_NEWPID|...) ──▶ waits on the sync pipe
-//! write_maps(child, maps)
-//! release the sync pipe ───────────────────▶ become_root()
-//!                                            root of its namespace: step08's setup
-//! ```
-//!
-//! Who may write which map (user_namespaces(7)): a process may map its own
-//! uid and gid, one ID each, without any privilege, but for the gid map only
-//! after `setgroups` is denied in the namespace (otherwise dropping a group
-//! with `setgroups` could *gain* access a deny-by-group rule withheld). More
-//! IDs need CAP_SETUID/CAP_SETGID over the host: root has them, and for an
-//! ordinary user the setuid-root helpers `newuidmap` and `newgidmap` (package
-//! uidmap) write ranges that `/etc/subuid` and `/etc/subgid` grant them.
-//!
-//! Given: the maps' types ([`Extent`], [`Writer`], [`Maps`] and its other
-//! constructors), the helpers your functions need (`write_proc`,
-//! `run_helper`, `lines`), and what step09 builds on the handshake
-//! ([`for_user`], [`run_as_root_of`], [`subordinate`], [`on_path`]). Yours:
-//!
-//! - [`Maps::full`]: the map of an ordinary user who has a subordinate range;
-//! - [`write_maps`]: the parent's side of the handshake;
-//! - [`become_root`]: the child's side.
-//!
-//! Done when `cargo test -p ex09` passes; `cargo test -p ex09 unit_tests`
-//! runs only the fast tests of your functions, against real processes in
-//! user namespaces of their own. Then run it as yourself (not root):
-//! `cargo run -p ex09 -- id` says uid=0(root). Stuck?
-//! `exercises/hints.toml` has hints, each more specific than the last.
+//! The types and plumbing of chapter 9's user namespaces: the maps
+//! ([`Maps`], [`Extent`]), where a user's subordinate range comes from
+//! ([`subordinate`], [`for_user`]), the writes and the helper programs the
+//! handshake is made of, and [`run_as_root_of`], a short-lived process that
+//! is root of a namespace with a container's map. The handshake itself, the
+//! chapter's lesson, is `userns.rs`; exercise 9 compiles this file as it is
+//! beside the learner's `userns.rs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -57,6 +12,8 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use nix::unistd::{Gid, Pid, Uid};
 use workshop::{SyscallError, call, explain};
+
+use crate::userns::{become_root, write_maps};
 
 /// How many IDs a full map gives the container besides root: those of a
 /// distribution's users and groups (nobody is 65534), as Docker and Podman.
@@ -117,31 +74,6 @@ impl Maps {
         }
     }
 
-    /// An ordinary user with subordinate ranges: 0 is the user, 1..=65536
-    /// the start of the range /etc/subuid (and /etc/subgid) give them.
-    pub fn full(uid: Uid, gid: Gid, subuid: u32, subgid: u32) -> Maps {
-        let two = |own, sub| {
-            vec![
-                Extent {
-                    inside: 0,
-                    outside: own,
-                    count: 1,
-                },
-                Extent {
-                    inside: 1,
-                    outside: sub,
-                    count: RANGE,
-                },
-            ]
-        };
-        Maps {
-            uid: two(uid.as_raw(), subuid),
-            gid: two(gid.as_raw(), subgid),
-            deny_setgroups: false,
-            writer: Writer::Helpers,
-        }
-    }
-
     /// `--userns remap` as root: 0..65536 inside are `uid..uid+65536` and
     /// `gid..gid+65536` on the host; root writes the maps itself.
     pub fn remap(uid: u32, gid: u32) -> Maps {
@@ -178,29 +110,10 @@ impl Maps {
     }
 }
 
-/// Parent side of the handshake: gives the child's user namespace its IDs,
-/// while the child waits.
-pub fn write_maps(child: Pid, maps: &Maps) -> anyhow::Result<()> {
-    match maps.writer {
-        Writer::Parent => {
-            let proc = format!("/proc/{child}");
-            if maps.deny_setgroups {
-                write_proc(&format!("{proc}/setgroups"), "deny")?;
-            }
-            write_proc(&format!("{proc}/gid_map"), &lines(&maps.gid))?;
-            write_proc(&format!("{proc}/uid_map"), &lines(&maps.uid))?;
-        }
-        Writer::Helpers => {
-            run_helper("newgidmap", child, &maps.gid)?;
-            run_helper("newuidmap", child, &maps.uid)?;
-        }
-    }
-    Ok(())
-}
-
+// ANCHOR: map_writes
 /// One write(2) for the whole map: the kernel takes a map in a single write
-/// and refuses a second one (EPERM). `-x` shows it.
-fn write_proc(path: &str, text: &str) -> Result<(), SyscallError> {
+/// and refuses a second one (EPERM).
+pub fn write_proc(path: &str, text: &str) -> Result<(), SyscallError> {
     call("write", format!("{path:?}, {text:?}"), || {
         std::fs::write(path, text).map_err(workshop::io_errno)
     })
@@ -208,7 +121,7 @@ fn write_proc(path: &str, text: &str) -> Result<(), SyscallError> {
 
 /// `newuidmap PID INSIDE OUTSIDE COUNT ...`: a setuid-root program that
 /// checks each extent against /etc/subuid (or /etc/subgid) and writes it.
-fn run_helper(program: &str, child: Pid, extents: &[Extent]) -> anyhow::Result<()> {
+pub fn run_helper(program: &str, child: Pid, extents: &[Extent]) -> anyhow::Result<()> {
     let mut cmd = Command::new(program);
     cmd.arg(child.to_string());
     for e in extents {
@@ -236,28 +149,10 @@ fn run_helper(program: &str, child: Pid, extents: &[Extent]) -> anyhow::Result<(
     Ok(())
 }
 
-/// A map as the kernel reads it: one `INSIDE OUTSIDE COUNT` line per extent.
-fn lines(extents: &[Extent]) -> String {
+pub fn lines(extents: &[Extent]) -> String {
     extents.iter().map(|e| format!("{e}\n")).collect()
 }
-
-/// Child side, once the parent released the sync pipe: the maps exist, so
-/// take uid 0 and gid 0 of the namespace. For a rootless container that
-/// changes nothing but the name (the user's own uid *is* 0 inside); for
-/// `--userns remap` it is the switch from host root, unmapped here, to the
-/// range's first ID. A process whose uid becomes 0 keeps its capabilities
-/// in the namespace; execve as uid 0 gives them to the command as it gives
-/// them to root's programs on the host.
-pub fn become_root() -> Result<(), SyscallError> {
-    let root = Gid::from_raw(0);
-    call("setresgid", "0, 0, 0", || {
-        nix::unistd::setresgid(root, root, root)
-    })?;
-    let root = Uid::from_raw(0);
-    call("setresuid", "0, 0, 0", || {
-        nix::unistd::setresuid(root, root, root)
-    })
-}
+// ANCHOR_END: map_writes
 
 /// The first range of at least [`RANGE`] IDs that `file` (/etc/subuid or
 /// /etc/subgid) gives the user `name` (or their numeric `id`).
@@ -347,5 +242,34 @@ pub fn run_as_root_of(maps: &Maps, f: impl FnOnce() -> anyhow::Result<()>) -> an
                 other => bail!("the helper in a user namespace ended with {other:?}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_print_as_the_kernel_reads_them() {
+        let m = Maps::full(Uid::from_raw(1000), Gid::from_raw(1000), 100000, 200000);
+        assert_eq!(lines(&m.uid), "0 1000 1\n1 100000 65536\n");
+        assert_eq!(lines(&m.gid), "0 1000 1\n1 200000 65536\n");
+        assert!(!m.deny_setgroups);
+        let s = Maps::single(Uid::from_raw(1000), Gid::from_raw(100));
+        assert_eq!(lines(&s.gid), "0 100 1\n");
+        assert!(s.deny_setgroups);
+        assert!(s.maps_uid(1000) && !s.maps_uid(0));
+        let r = Maps::remap(1000000, 1000000);
+        assert_eq!(lines(&r.uid), "0 1000000 65536\n");
+        assert!(r.maps_uid(1065535) && !r.maps_uid(1065536));
+    }
+
+    #[test]
+    fn subordinate_ranges_by_name_or_uid_and_big_enough() {
+        let text = "alice:100000:65536\nbob:300000:1000\n1001:400000:65536\n";
+        assert_eq!(parse_subordinate(text, "alice", 1000), Some(100000));
+        assert_eq!(parse_subordinate(text, "bob", 1002), None);
+        assert_eq!(parse_subordinate(text, "carol", 1001), Some(400000));
+        assert_eq!(parse_subordinate("garbage\n", "alice", 1), None);
     }
 }

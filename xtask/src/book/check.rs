@@ -327,14 +327,16 @@ struct Used {
 }
 
 /// nix functions whose syscall has another name.
-const NIX_ALIASES: [(&str, &str); 3] = [
+const NIX_ALIASES: [(&str, &str); 4] = [
     ("set_pdeathsig", "prctl"),
     ("set_no_new_privs", "prctl"),
     ("symlinkat", "symlinkat"),
+    // `User::from_uid`: the C library's passwd lookup (step09).
+    ("from_uid", "getpwuid_r"),
 ];
 
 /// Functions reached through nix or libc that are not syscalls.
-const NOT_SYSCALLS: [&str; 3] = ["makedev", "syscall", "from_raw"];
+const NOT_SYSCALLS: [&str; 4] = ["makedev", "syscall", "from_raw", "from_bits_truncate"];
 
 /// Prefixes of the kernel constants the reference must list.
 const FLAG_PREFIXES: [&str; 8] = [
@@ -717,6 +719,11 @@ pub const DIFFS: &[(&str, &str, &str)] = &[
         "step07-step08-container.diff",
         "steps/step07/src/container.rs",
         "steps/step08/src/container.rs",
+    ),
+    (
+        "step08-step09-container.diff",
+        "steps/step08/src/container.rs",
+        "steps/step09/src/container.rs",
     ),
 ];
 

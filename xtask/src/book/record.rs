@@ -1,5 +1,6 @@
-//! `cargo xtask book record`: runs the step binaries for real, as root, and
-//! writes what they print into `book/src/recorded/`.
+//! `cargo xtask book record`: runs the step binaries for real, as root (or,
+//! for chapter 9, as the ordinary user [`BOOK_USER`]), and writes what they
+//! print into `book/src/recorded/`.
 
 use std::fs;
 use std::io::Read;
@@ -34,9 +35,38 @@ enum How {
     /// is its reference. The store is an empty temporary one
     /// (WORKSHOP_IMAGE_STORE), so the pull is whole.
     Pull,
+    /// Shell commands only, no step: run one after another in one `sh` as
+    /// [`BOOK_USER`], each shown after `$ ` with its output (chapter 9's
+    /// user namespace made by hand with `unshare`). `$ROOTFS` is the user's
+    /// copy of the rootfs.
+    Script(&'static [&'static str]),
+}
+
+/// Who a recording runs as, and with what around it.
+#[derive(Clone, Copy, Default)]
+struct AsUser {
+    /// As [`BOOK_USER`] instead of root, with its home and its own copy of
+    /// the rootfs (see [`book_user`]); the probes of [`How::Experiment`] and
+    /// [`How::After`] run as that user too, as from a second shell of theirs.
+    user: bool,
+    /// Shell commands run as the user on the host before the step, shown.
+    before: &'static [&'static str],
+    /// Run in a private mount namespace in which a tun node of the
+    /// recorder's own, mode 0666, is bind-mounted over /dev/net/tun: this
+    /// host's is 0600, the lab VM's (and most distributions') 0666.
+    tun: bool,
+    /// Extra environment for the step (say so in the shown command line);
+    /// none of today's recordings needs one.
+    env: &'static [(&'static str, &'static str)],
+    /// `--userns remap` as root: root needs a range in /etc/subuid and
+    /// /etc/subgid (added for the recording when missing, and removed after);
+    /// the shifted copy of the rootfs step09 keeps is removed after, when
+    /// the recording made it.
+    remap: bool,
 }
 
 /// One recorded run.
+#[derive(Clone, Copy)]
 pub struct Recording {
     /// File name under `book/src/recorded/`.
     pub file: &'static str,
@@ -54,6 +84,7 @@ pub struct Recording {
     /// Keep only the output lines that contain this, or one of its
     /// `|`-separated words (the shown command ends in `| grep` to say so).
     grep: Option<&'static str>,
+    who: AsUser,
 }
 
 const fn rec(
@@ -71,7 +102,21 @@ const fn rec(
         status: false,
         rootfs: true,
         grep: None,
+        who: AsUser {
+            user: false,
+            before: &[],
+            tun: false,
+            env: &[],
+            remap: false,
+        },
     }
+}
+
+/// A [`How::Script`] recording: `commands`, as [`BOOK_USER`].
+const fn script(file: &'static str, commands: &'static [&'static str]) -> Recording {
+    let mut r = rec(file, "", "", &[]).as_user();
+    r.how = How::Script(commands);
+    r
 }
 
 impl Recording {
@@ -101,6 +146,30 @@ impl Recording {
     }
     const fn grep(mut self, needle: &'static str) -> Self {
         self.grep = Some(needle);
+        self
+    }
+    /// Runs as [`BOOK_USER`], on its own rootfs (not `WORKSHOP_ROOTFS`).
+    const fn as_user(mut self) -> Self {
+        self.who.user = true;
+        self.rootfs = false;
+        self
+    }
+    const fn first_as_user(mut self, commands: &'static [&'static str]) -> Self {
+        self.who.before = commands;
+        self
+    }
+    const fn with_tun(mut self) -> Self {
+        self.who.tun = true;
+        self
+    }
+    /// With `WORKSHOP_ROOTFS` set to the rootfs root's recordings use, which
+    /// belongs to root: for the error an ordinary user gets with it.
+    const fn with_roots_rootfs(mut self) -> Self {
+        self.rootfs = true;
+        self
+    }
+    const fn remap(mut self) -> Self {
+        self.who.remap = true;
         self
     }
 
@@ -211,6 +280,60 @@ pub const RECORDINGS: &[Recording] = &[
     ]),
     rec("step08-pull.txt", "cargo run -q -p step08 -- -x --network none --image {image} 2>&1 | grep -E 'GET|hello from'", "step08", &["-x", "--network", "none", "--image", "{image}"]).no_rootfs().pulled_from_registry().grep("GET|hello from"),
     rec("step07-unconfined.txt", "cargo run -q -p step07 -- --network none --security-opt seccomp=unconfined unshare -U -r sh -c 'id'", "step07", &["--network", "none", "--security-opt", "seccomp=unconfined", "unshare", "-U", "-r", "sh", "-c", "id"]).with_status(),
+    // chapter 9: as an ordinary user (the recorder's own, contain-rs-book), and as root
+    rec("step08-host-root.txt", "cargo run -q -p step08 -- --network none sh -c 'echo hi > /tmp/mine; exec sleep 5'", "step08", &["--network", "none", "sh", "-c", "echo hi > /tmp/mine; exec sleep 5"]).probing(&[
+        "ps -o user,pid,comm -p $PID",
+        "ps -o user,pid,comm --ppid $PID",
+        "cat /proc/$PID/uid_map",
+        "stat -c '%U %n' /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper/tmp/mine",
+    ]),
+    rec("step08-not-root.txt", "./target/debug/step08 true        # as an ordinary user, without sudo", "step08", &["true"]).run_as_nobody().with_status().no_rootfs(),
+    rec("step09-id.txt", "cargo run -q -p step09 -- --network none sh -c 'id; cat /proc/self/uid_map /proc/self/gid_map'", "step09", &["--network", "none", "sh", "-c", "id; cat /proc/self/uid_map /proc/self/gid_map"]).as_user().first_as_user(&[
+        "id",
+        "grep contain-rs-book /etc/subuid /etc/subgid",
+    ]),
+    rec("step09-handshake.txt", "cargo run -q -p step09 -- -x --network none true 2>&1 | grep -E 'clone3\\(|newgidmap|newuidmap|setres'", "step09", &["-x", "--network", "none", "true"]).as_user().grep("clone3(|newgidmap|newuidmap|setres"),
+    script("userns-by-hand.txt", &[
+        "unshare --user sleep 30 &",
+        "PID=$!; sleep 0.5",
+        "cat /proc/$PID/uid_map /proc/$PID/setgroups",
+        "echo \"0 $(id -g) 1\" | tee /proc/$PID/gid_map",
+        "echo deny | tee /proc/$PID/setgroups",
+        "echo \"0 $(id -g) 1\" | tee /proc/$PID/gid_map",
+        "echo \"0 $(id -u) 1\" | tee /proc/$PID/uid_map",
+        "echo \"0 $(id -u) 1\" | tee /proc/$PID/uid_map",
+        "cat /proc/$PID/uid_map",
+        "kill $PID",
+    ]),
+    rec("step09-experiment.txt", "cargo run -q -p step09 -- --network none sh -c 'echo hi > /tmp/mine; chown 1000:1000 /tmp/mine; exec sleep 5'", "step09", &["--network", "none", "sh", "-c", "echo hi > /tmp/mine; chown 1000:1000 /tmp/mine; exec sleep 5"]).as_user().probing(&[
+        "ps -o user:16,pid,comm -p $PID",
+        "ps -o user:16,pid,comm --ppid $PID",
+        "cat /proc/$PID/uid_map",
+        "ls -ln ~/.local/share/contain-rs-workshop/containers/ws-$RUNTIME/upper/tmp",
+    ]),
+    rec("step09-chown.txt", "cargo run -q -p step09 -- --network none sh -c 'touch /tmp/f; chown 1000:1000 /tmp/f; ls -ln /tmp/f'", "step09", &["--network", "none", "sh", "-c", "touch /tmp/f; chown 1000:1000 /tmp/f; ls -ln /tmp/f"]).as_user().then_on_host(&[
+        "find ~/.local/share/contain-rs-workshop/containers -mindepth 1 | wc -l",
+    ]),
+    rec("step09-cap-add.txt", "cargo run -q -p step09 -- --network none --cap-add SYS_ADMIN sh -c 'grep CapEff /proc/self/status; mount -t tmpfs none /mnt && echo tmpfs mounted; mount -t ext4 /dev/sda /mnt; mknod /tmp/sda b 8 0'", "step09", &["--network", "none", "--cap-add", "SYS_ADMIN", "sh", "-c", "grep CapEff /proc/self/status; mount -t tmpfs none /mnt && echo tmpfs mounted; mount -t ext4 /dev/sda /mnt; mknod /tmp/sda b 8 0"]).as_user().with_status(),
+    script("userns-proc-after-pivot.txt", &[
+        "cd $ROOTFS      # ~/.local/share/contain-rs-workshop/rootfs",
+        "unshare --user --map-root-user --mount --pid --fork sh -c 'mount --rbind . . && cd $PWD && pivot_root . . && umount -l . && mount -t proc proc /proc'",
+        "unshare --user --map-root-user --mount --pid --fork sh -c 'mount --rbind . . && cd $PWD && mount -t proc proc proc && pivot_root . . && umount -l . && grep proc /proc/mounts'",
+    ]),
+    rec("step09-network-here.txt", "cargo run -q -p step09 -- ip -o -4 addr", "step09", &["ip", "-o", "-4", "addr"]).as_user(),
+    rec("step09-pasta.txt", "cargo run -q -p step09 -- -x sh -c 'ip -o -4 addr; ip route' 2>&1 | grep -E 'pasta|eth0|lo '", "step09", &["-x", "sh", "-c", "ip -o -4 addr; ip route"]).as_user().with_tun().grep("pasta|eth0|lo "),
+    rec("step09-remap.txt", "sudo ./target/debug/step09 -x --userns remap --network none true 2>&1 | grep -E 'copy|clone3\\(|gid_map|uid_map|setres'", "step09", &["-x", "--userns", "remap", "--network", "none", "true"]).remap().grep("copy|clone3(|gid_map|uid_map|setres"),
+    rec("step09-remap-experiment.txt", "sudo ./target/debug/step09 --userns remap --network none sh -c 'echo hi > /tmp/mine; exec sleep 5'", "step09", &["--userns", "remap", "--network", "none", "sh", "-c", "echo hi > /tmp/mine; exec sleep 5"]).remap().probing(&[
+        "ps -o user,pid,comm -p $PID",
+        "cat /proc/$PID/uid_map",
+        "stat -c '%u:%g %n' /var/lib/contain-rs-workshop/containers/ws-$RUNTIME/upper/tmp/mine",
+        "ls -ln /var/lib/contain-rs-workshop/containers/remap-*/*/bin/busybox",
+    ]),
+    // errors of chapter 9
+    rec("error-userns-veth.txt", "cargo run -q -p step09 -- --network veth true", "step09", &["--network", "veth", "true"]).as_user().with_status(),
+    rec("error-userns-limits.txt", "cargo run -q -p step09 -- --network none --memory 64m true", "step09", &["--network", "none", "--memory", "64m", "true"]).as_user().with_status(),
+    rec("error-userns-rootfs.txt", "cargo run -q -p step09 -- --network none true      # WORKSHOP_ROOTFS: root's rootfs, as in chapters 3 to 8", "step09", &["--network", "none", "true"]).as_user().with_roots_rootfs().with_status(),
+    rec("error-userns-host.txt", "cargo run -q -p step09 -- --userns host true", "step09", &["--userns", "host", "true"]).as_user().with_status(),
 ];
 
 /// Re-runs every recording (see [`RECORDINGS`]) and rewrites its file.
@@ -232,6 +355,7 @@ pub(super) fn record_only(only: &[String]) -> Result<()> {
         bail!("no recording matches {only:?}");
     }
     let mut packages: Vec<&str> = chosen.iter().map(|r| r.bin).collect();
+    packages.retain(|p| !p.is_empty()); // How::Script runs no step
     packages.sort();
     packages.dedup();
     let mut build = Command::new("cargo");
@@ -247,9 +371,31 @@ pub(super) fn record_only(only: &[String]) -> Result<()> {
     let out_dir = root.join("book/src/recorded");
     fs::create_dir_all(&out_dir)?;
     let bins = root.join("target/debug");
+    let user = if chosen.iter().any(|r| r.who.user) {
+        let user = book_user(&rootfs)?;
+        eprintln!(
+            "book record: user {BOOK_USER} (uid {}), home {}",
+            user.uid,
+            user.home.display()
+        );
+        Some(user)
+    } else {
+        None
+    };
     let mut failed = Vec::new();
     for rec in chosen {
-        let text = match record_one(rec, &bins.join(rec.bin), &rootfs) {
+        let recorded = {
+            let ctx = Ctx {
+                rootfs: &rootfs,
+                user: user.as_ref(),
+            };
+            RemapGuard::for_recording(rec).and_then(|guard| {
+                let text = record_one(rec, &bins.join(rec.bin), &ctx);
+                drop(guard);
+                text
+            })
+        };
+        let text = match recorded {
             Ok(text) => text,
             Err(err) => {
                 eprintln!("book record: ✘ {}: {err:#}", rec.file);
@@ -285,15 +431,95 @@ fn rootfs_for_recording() -> Result<PathBuf> {
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
+/// What every recording may need: the rootfs root runs use, and the user.
+struct Ctx<'a> {
+    rootfs: &'a Path,
+    user: Option<&'a BookUser>,
+}
+
+impl Ctx<'_> {
+    /// The command that runs `program` as the recording says: as root, or
+    /// as [`BOOK_USER`] (through `setpriv`, with the user's environment and
+    /// home), in a private mount namespace with a tun node of our own when
+    /// asked.
+    fn command(
+        &self,
+        rec: &Recording,
+        program: &Path,
+    ) -> Result<(Command, Option<tempfile::TempDir>)> {
+        if !rec.who.user {
+            let mut cmd = Command::new(program);
+            cmd.envs(rec.who.env.iter().copied());
+            return Ok((cmd, None));
+        }
+        let user = self.user.context("a user recording without the user")?;
+        let mut inner: Vec<std::ffi::OsString> = vec![
+            user.setpriv.clone().into(),
+            format!("--reuid={}", user.uid).into(),
+            format!("--regid={}", user.gid).into(),
+            "--init-groups".into(),
+            "--".into(),
+            program.into(),
+        ];
+        let mut guard = None;
+        let mut cmd = if rec.who.tun {
+            let dir = tun_node()?;
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                .arg("mount --bind \"$0\" /dev/net/tun && exec \"$@\"")
+                .arg(dir.path().join("tun"))
+                .args(inner.drain(..));
+            guard = Some(dir);
+            c
+        } else {
+            let mut c = Command::new(inner.remove(0));
+            c.args(inner);
+            c
+        };
+        cmd.env_clear()
+            .env("HOME", &user.home)
+            .env("USER", BOOK_USER)
+            .env("LOGNAME", BOOK_USER)
+            .env("PATH", USER_PATH)
+            .env("LANG", "C.UTF-8")
+            .envs(rec.who.env.iter().copied())
+            .current_dir(&user.home);
+        Ok((cmd, guard))
+    }
+
+    /// A host shell command (a probe), as root or as the recording's user.
+    fn shell(&self, rec: &Recording, script: &str) -> Result<Command> {
+        let mut probe = *rec;
+        probe.who.tun = false;
+        probe.who.env = &[];
+        let (mut cmd, _) = self.command(&probe, Path::new("/bin/sh"))?;
+        cmd.args(["-c", script]);
+        Ok(cmd)
+    }
+}
+
+fn record_one(rec: &Recording, bin: &Path, ctx: &Ctx) -> Result<String> {
     if let How::Pull = rec.how {
         return record_pull(rec, bin);
     }
-    let mut text = format!("$ {}\n", rec.shown);
+    if let How::Script(commands) = rec.how {
+        return record_script(rec, commands, ctx);
+    }
+    let rootfs = ctx.rootfs;
+    let mut text = String::new();
+    for command in rec.who.before {
+        let (out, code) = run_merged(ctx.shell(rec, command)?, None)?;
+        text.push_str(&format!("$ {command}\n{out}"));
+        if code != 0 {
+            bail!("`{command}` exited {code}: {out}");
+        }
+    }
+    text.push_str(&format!("$ {}\n", rec.shown));
     let code = match rec.how {
-        How::Pull => unreachable!("recorded above"),
+        How::Pull | How::Script(_) => unreachable!("recorded above"),
         How::Root | How::Nobody | How::After(_) => {
             let mut _guard = None;
+            let mut _tun = None;
             let mut cmd = match rec.how {
                 How::Nobody => {
                     // A copy that user 65534 can run, at ./target/debug/ of
@@ -307,7 +533,11 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
                     _guard = Some(dir);
                     c
                 }
-                _ => Command::new(bin),
+                _ => {
+                    let (c, tun) = ctx.command(rec, bin)?;
+                    _tun = tun;
+                    c
+                }
             };
             cmd.args(rec.args);
             let (output, code) = run_merged(cmd, rec.rootfs.then_some(rootfs))?;
@@ -321,9 +551,8 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
                 }
                 text.push_str("\n# on the host, afterwards:\n");
                 for probe in probes {
-                    let mut sh = Command::new("sh");
-                    sh.args(["-c", probe]).env("WORKSHOP_ROOTFS", rootfs);
-                    let (out, probe_code) = run_merged(sh, Some(rootfs))?;
+                    let (out, probe_code) =
+                        run_merged(ctx.shell(rec, probe)?, (!rec.who.user).then_some(rootfs))?;
                     text.push_str(&format!("$ {probe}\n{out}"));
                     if probe_code != 0 {
                         bail!("the probe `{probe}` exited {probe_code}: {out}");
@@ -333,7 +562,7 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
             code
         }
         How::Experiment(probes) => {
-            let (output, code) = experiment(rec, bin, rootfs, probes)?;
+            let (output, code) = experiment(rec, bin, ctx, probes)?;
             text.push_str(&output);
             code
         }
@@ -347,6 +576,22 @@ fn record_one(rec: &Recording, bin: &Path, rootfs: &Path) -> Result<String> {
         bail!("{} exited {code}:\n{text}", rec.shown);
     }
     Ok(text)
+}
+
+/// A [`How::Script`] recording: one `sh` as the user runs the commands in
+/// turn (so that a variable set by one is there for the next), printing
+/// each after `$ ` before it runs. A command that fails is recorded as it
+/// failed: these recordings show the kernel saying no.
+fn record_script(rec: &Recording, commands: &[&str], ctx: &Ctx) -> Result<String> {
+    let user = ctx.user.context("a script recording without the user")?;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut script = format!("ROOTFS={}\n", quote(&user.rootfs.display().to_string()));
+    for command in commands {
+        script.push_str(&format!("printf '$ %s\\n' {}\n{command}\n", quote(command)));
+    }
+    let cmd = ctx.shell(rec, &script)?;
+    let (output, _) = run_merged(cmd, None)?;
+    Ok(output)
 }
 
 /// A [`How::Pull`] recording: a loopback registry with token auth and one
@@ -416,19 +661,16 @@ fn read_all(mut file: fs::File) -> Result<String> {
 
 /// Starts the container, waits until its command runs, then runs the
 /// probes on the host, one `$ command` and its output at a time.
-fn experiment(
-    rec: &Recording,
-    bin: &Path,
-    rootfs: &Path,
-    probes: &[&str],
-) -> Result<(String, i32)> {
+fn experiment(rec: &Recording, bin: &Path, ctx: &Ctx, probes: &[&str]) -> Result<(String, i32)> {
     let log = tempfile::tempfile()?;
-    let mut cmd = Command::new(bin);
+    let (mut cmd, _tun) = ctx.command(rec, bin)?;
     cmd.args(rec.args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
-        .stderr(log.try_clone()?)
-        .env("WORKSHOP_ROOTFS", rootfs);
+        .stderr(log.try_clone()?);
+    if rec.rootfs {
+        cmd.env("WORKSHOP_ROOTFS", ctx.rootfs);
+    }
     let mut child = cmd.spawn().context("start the container")?;
     let result = (|| -> Result<String> {
         let runtime = child.id();
@@ -457,7 +699,12 @@ fn experiment(
             (comm.trim() == expected).then_some(())
         })?;
         let mut out = format!(
-            "\n# in a second shell on the host:\n$ PID=$(pgrep -n {})       # the container's {}; here {pid}\n",
+            "\n# in a second shell on the host{}:\n$ PID=$(pgrep -n {})       # the container's {}; here {pid}\n",
+            if rec.who.user {
+                ", as the same user"
+            } else {
+                ""
+            },
             rec.bin,
             if rec.bin == "step01" {
                 "process"
@@ -472,9 +719,8 @@ fn experiment(
             ));
         }
         for probe in probes {
-            let mut sh = Command::new("sh");
-            sh.args(["-c", probe])
-                .env("PID", pid.to_string())
+            let mut sh = ctx.shell(rec, probe)?;
+            sh.env("PID", pid.to_string())
                 .env("RUNTIME", runtime.to_string());
             let (text, code) = run_merged(sh, None)?;
             out.push_str(&format!("$ {probe}\n{text}"));
@@ -488,6 +734,294 @@ fn experiment(
     let probes = result?;
     let code = testkit::run::code(status?);
     Ok((format!("{}{probes}", read_all(log)?), code))
+}
+
+/// The ordinary user chapter 9's recordings run as: made by the recorder
+/// when missing (`useradd`), with the subordinate range [`BOOK_SUBIDS`] in
+/// /etc/subuid and /etc/subgid, and kept (as the grader keeps its build
+/// user); `userdel --remove contain-rs-book` removes it with its home and
+/// its ranges.
+pub const BOOK_USER: &str = "contain-rs-book";
+
+/// The range `usermod --add-subuids/--add-subgids` gives [`BOOK_USER`],
+/// `START-END` inclusive, if it overlaps no range the files already hold.
+const BOOK_SUBIDS: (u32, u32) = (600_000, 665_535);
+
+/// The user's PATH: newuidmap, pasta and slirp4netns are in /usr/bin.
+const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+
+/// [`BOOK_USER`], ready to run step09.
+struct BookUser {
+    uid: u32,
+    gid: u32,
+    home: PathBuf,
+    /// The user's own copy of the rootfs, where step09 looks by default.
+    rootfs: PathBuf,
+    setpriv: PathBuf,
+}
+
+/// Makes [`BOOK_USER`] ready (idempotently): the user, its subordinate
+/// ranges, its home, and a fresh copy of `rootfs` in
+/// `~/.local/share/contain-rs-workshop/rootfs`, owned by the user, as
+/// `rootfs-fetcher` run as the user would leave it.
+fn book_user(rootfs: &Path) -> Result<BookUser> {
+    use std::os::unix::fs::PermissionsExt;
+    let home = PathBuf::from("/home").join(BOOK_USER);
+    if nix::unistd::User::from_name(BOOK_USER)?.is_none() {
+        let out = Command::new("useradd")
+            // No range from login.defs (SUB_UID_MIN...): the one below,
+            // the same on every machine, so that the recordings are.
+            .args(["-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"])
+            .args([
+                "--user-group",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
+            .arg("--home-dir")
+            .arg(&home)
+            .args([
+                "--comment",
+                "contain-rs-workshop book recordings (chapter 9)",
+                BOOK_USER,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .context("run useradd (package passwd)")?;
+        if !out.status.success() && out.status.code() != Some(9) {
+            bail!(
+                "useradd {BOOK_USER}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    let user = nix::unistd::User::from_name(BOOK_USER)?
+        .with_context(|| format!("useradd made no user {BOOK_USER}"))?;
+    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+    let mut add = Vec::new();
+    for (file, flag) in [
+        ("/etc/subuid", "--add-subuids"),
+        ("/etc/subgid", "--add-subgids"),
+    ] {
+        let text = fs::read_to_string(file).unwrap_or_default();
+        if has_range(&text, BOOK_USER, uid) {
+            continue;
+        }
+        if let Some(line) = overlapping(&text, BOOK_SUBIDS) {
+            bail!(
+                "{file}: the range {}-{} for {BOOK_USER} overlaps `{line}`; give {BOOK_USER} a \
+                 free range of 65536 IDs yourself (usermod {flag} START-END {BOOK_USER})",
+                BOOK_SUBIDS.0,
+                BOOK_SUBIDS.1
+            );
+        }
+        add.push(flag);
+    }
+    if !add.is_empty() {
+        let range = format!("{}-{}", BOOK_SUBIDS.0, BOOK_SUBIDS.1);
+        let mut usermod = Command::new("usermod");
+        for flag in &add {
+            usermod.args([*flag, range.as_str()]);
+        }
+        let out = usermod.arg(BOOK_USER).output().context("run usermod")?;
+        if !out.status.success() {
+            bail!(
+                "usermod {add:?} {range} {BOOK_USER}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    let owned = |dir: &Path| -> Result<()> {
+        if !dir.is_dir() {
+            fs::create_dir(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+        }
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
+        Ok(())
+    };
+    let data = home.join(".local/share/contain-rs-workshop");
+    for dir in [
+        home.clone(),
+        home.join(".local"),
+        home.join(".local/share"),
+        data.clone(),
+    ] {
+        owned(&dir)?;
+    }
+    // No run directories of earlier runs (a killed recording's): the
+    // recordings look at what a run leaves.
+    let runs = data.join("containers");
+    if runs.symlink_metadata().is_ok() {
+        fs::remove_dir_all(&runs).with_context(|| format!("rm -r {}", runs.display()))?;
+    }
+    // A fresh copy each time: the recordings show the rootfs as it is now.
+    let copy = data.join("rootfs");
+    if copy.symlink_metadata().is_ok() {
+        fs::remove_dir_all(&copy).with_context(|| format!("rm -r {}", copy.display()))?;
+    }
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(rootfs)
+        .arg(&copy)
+        .status()?;
+    if !status.success() {
+        bail!("cp -a {} {}: {status}", rootfs.display(), copy.display());
+    }
+    let status = Command::new("chown")
+        .args(["-R", "--no-dereference", &format!("{uid}:{gid}")])
+        .arg(&copy)
+        .status()?;
+    if !status.success() {
+        bail!("chown -R {uid}:{gid} {}: {status}", copy.display());
+    }
+    let setpriv = which("setpriv").context("setpriv (util-linux) is not installed")?;
+    Ok(BookUser {
+        uid,
+        gid,
+        home,
+        rootfs: copy,
+        setpriv,
+    })
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Whether /etc/subuid (or /etc/subgid) `text` gives `name` (or `id`) a
+/// range of at least 65536 IDs.
+fn has_range(text: &str, name: &str, id: u32) -> bool {
+    ranges(text).any(|(who, _, count)| (who == name || who == id.to_string()) && count >= 65536)
+}
+
+/// The first line of `text` whose range shares an ID with `want` (inclusive).
+fn overlapping(text: &str, want: (u32, u32)) -> Option<String> {
+    ranges(text)
+        .find(|&(_, start, count)| {
+            let end = u64::from(start) + u64::from(count); // exclusive
+            u64::from(want.0) < end && u64::from(start) <= u64::from(want.1)
+        })
+        .map(|(who, start, count)| format!("{who}:{start}:{count}"))
+}
+
+fn ranges(text: &str) -> impl Iterator<Item = (&str, u32, u32)> + '_ {
+    text.lines().filter_map(|line| {
+        let mut parts = line.trim().split(':');
+        let who = parts.next()?;
+        let start = parts.next()?.parse().ok()?;
+        let count = parts.next()?.parse().ok()?;
+        Some((who, start, count))
+    })
+}
+
+/// A character device 10:200 (the tun/tap clone device), mode 0666, in a
+/// temporary directory of its own on a filesystem without `nodev`, for
+/// [`AsUser::tun`].
+fn tun_node() -> Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("book-record-tun-")
+        .tempdir_in(crate::workspace_root().join("target"))?;
+    let node = dir.path().join("tun");
+    nix::sys::stat::mknod(
+        &node,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(10, 200),
+    )
+    .with_context(|| format!("mknod {}", node.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&node, fs::Permissions::from_mode(0o666))?;
+    Ok(dir)
+}
+
+/// What a `--userns remap` recording changed on the host, undone when
+/// dropped: root's subordinate ranges if the recording added them, and
+/// step09's shifted copy of the layers for that range if the recording
+/// made it.
+struct RemapGuard {
+    added: Vec<(&'static str, String)>,
+    cache: Option<PathBuf>,
+}
+
+/// The range a `--userns remap` recording adds for root when root has none.
+const ROOT_SUBIDS: (u32, u32) = (1_000_000, 1_065_535);
+
+/// Where step09 keeps the shifted copies (its default `--container-dir`).
+const CONTAINER_DIR: &str = "/var/lib/contain-rs-workshop/containers";
+
+impl RemapGuard {
+    fn for_recording(rec: &Recording) -> Result<Option<RemapGuard>> {
+        if !rec.who.remap {
+            return Ok(None);
+        }
+        let mut guard = RemapGuard {
+            added: Vec::new(),
+            cache: None,
+        };
+        let mut starts = Vec::new();
+        for (file, add, del) in [
+            ("/etc/subuid", "--add-subuids", "--del-subuids"),
+            ("/etc/subgid", "--add-subgids", "--del-subgids"),
+        ] {
+            let text = fs::read_to_string(file).unwrap_or_default();
+            let existing = ranges(&text)
+                .find(|&(who, _, count)| (who == "root" || who == "0") && count >= 65536)
+                .map(|(_, start, _)| start);
+            if let Some(start) = existing {
+                starts.push(start);
+                continue;
+            }
+            if let Some(line) = overlapping(&text, ROOT_SUBIDS) {
+                bail!(
+                    "{file} gives root no range and {}-{} overlaps `{line}`: add one for root \
+                     yourself (usermod {add} START-END root)",
+                    ROOT_SUBIDS.0,
+                    ROOT_SUBIDS.1
+                );
+            }
+            let range = format!("{}-{}", ROOT_SUBIDS.0, ROOT_SUBIDS.1);
+            let out = Command::new("usermod")
+                .args([add, range.as_str(), "root"])
+                .output()?;
+            if !out.status.success() {
+                bail!(
+                    "usermod {add} {range} root: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            eprintln!("book record: usermod {add} {range} root (removed after the recording)");
+            guard.added.push((del, range));
+            starts.push(ROOT_SUBIDS.0);
+        }
+        let cache = Path::new(CONTAINER_DIR).join(format!("remap-{}.{}", starts[0], starts[1]));
+        if cache.symlink_metadata().is_err() {
+            guard.cache = Some(cache);
+        }
+        Ok(Some(guard))
+    }
+}
+
+impl Drop for RemapGuard {
+    fn drop(&mut self) {
+        if let Some(cache) = &self.cache {
+            if let Err(e) = fs::remove_dir_all(cache) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    eprintln!("book record: rm -r {}: {e}", cache.display());
+                }
+            }
+        }
+        for (del, range) in &self.added {
+            let ok = Command::new("usermod")
+                .args([del, range.as_str(), "root"])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("book record: usermod {del} {range} root failed: remove it by hand");
+            }
+        }
+    }
 }
 
 fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Result<T> {
@@ -514,5 +1048,29 @@ mod tests {
         let files: BTreeSet<&str> = RECORDINGS.iter().map(|r| r.file).collect();
         assert_eq!(files.len(), RECORDINGS.len());
         assert!(RECORDINGS.iter().all(|r| r.file.ends_with(".txt")));
+    }
+
+    #[test]
+    fn subordinate_ranges_and_their_overlaps() {
+        let text = "root:100000:65536\nwsdev:165536:65536\n1002:600000:65536\nbad line\n";
+        assert!(has_range(text, "root", 0));
+        assert!(has_range(text, "contain-rs-book", 1002), "by uid");
+        assert!(has_range(text, "wsdev", 1001));
+        assert!(!has_range("small:1:100\n", "small", 5));
+        assert_eq!(
+            overlapping(text, (600_000, 665_535)).as_deref(),
+            Some("1002:600000:65536")
+        );
+        assert_eq!(
+            overlapping(text, (231_072, 296_607)),
+            None,
+            "right after wsdev's"
+        );
+        assert_eq!(
+            overlapping(text, (231_071, 231_071)).as_deref(),
+            Some("wsdev:165536:65536"),
+            "its last ID"
+        );
+        assert_eq!(overlapping(text, (1_000_000, 1_065_535)), None);
     }
 }

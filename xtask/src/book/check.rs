@@ -336,7 +336,13 @@ const NIX_ALIASES: [(&str, &str); 4] = [
 ];
 
 /// Functions reached through nix or libc that are not syscalls.
-const NOT_SYSCALLS: [&str; 4] = ["makedev", "syscall", "from_raw", "from_bits_truncate"];
+const NOT_SYSCALLS: [&str; 5] = [
+    "makedev",
+    "syscall",
+    "from_raw",
+    "from_bits_truncate",
+    "empty",
+];
 
 /// Prefixes of the kernel constants the reference must list.
 const FLAG_PREFIXES: [&str; 8] = [

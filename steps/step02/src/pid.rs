@@ -279,8 +279,9 @@ pub trait InitHooks {
         Ok(())
     }
 
-    /// In PID 1, once the command's process exists. An error kills the
-    /// command, and PID 1 exits with status 125.
+    /// In PID 1, once the command's process exists. The command waits for
+    /// this hook to finish before `before_exec`, so it never sees PID 1 half
+    /// set up. An error kills the command, and PID 1 exits with status 125.
     fn after_start(&self) -> anyhow::Result<()> {
         Ok(())
     }
@@ -324,6 +325,16 @@ pub fn init(argv: &[String], signals: &SigSet) -> i32 {
 /// [`init`], with a later step's [`InitHooks`] run in the command's process
 /// and in PID 1.
 pub fn init_with(argv: &[String], signals: &SigSet, hooks: &impl InitHooks) -> i32 {
+    // The command waits on this pipe until PID 1 is done with `after_start`,
+    // so it can never observe PID 1 half set up (say, before PID 1's own
+    // seccomp filter is on).
+    let hold = match SyncPipe::new() {
+        Ok(hold) => hold,
+        Err(err) => {
+            eprintln!("{}: {err}", explain::program());
+            return exit::RUNTIME_FAILED;
+        }
+    };
     // SAFETY: PID 1 is single-threaded; the child only sets itself up and execs.
     let forked = match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(0),
@@ -333,6 +344,7 @@ pub fn init_with(argv: &[String], signals: &SigSet, hooks: &impl InitHooks) -> i
     let command = match forked {
         Ok(0) => {
             explain::set_role(Role::Command);
+            hold.wait();
             if let Err(err) = hooks.before_exec() {
                 exit::child_finish(Err(err));
             }
@@ -344,7 +356,10 @@ pub fn init_with(argv: &[String], signals: &SigSet, hooks: &impl InitHooks) -> i
             return exit::RUNTIME_FAILED;
         }
     };
-    if let Err(err) = hooks.after_start() {
+    let started = hooks
+        .after_start()
+        .and_then(|()| Ok(hold.release(&[])?));
+    if let Err(err) = started {
         eprintln!("{}: {err:#}", explain::program());
         let _ = kill(command, Signal::SIGKILL);
         let _ = waitpid(command, None);
@@ -527,6 +542,48 @@ mod tests {
         assert!(log.borrow().is_empty());
         // No hooks at all: nothing to do, nothing fails.
         assert!(().before_exec().is_ok() && ().after_start().is_ok());
+    }
+
+    /// PID 1's hook takes its time and leaves a mark; the command's hook
+    /// fails unless the mark is there already.
+    struct Slow(std::path::PathBuf);
+
+    impl InitHooks for Slow {
+        fn before_exec(&self) -> anyhow::Result<()> {
+            anyhow::ensure!(self.0.exists(), "the command ran before PID 1's hook ended");
+            Ok(())
+        }
+        fn after_start(&self) -> anyhow::Result<()> {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            std::fs::write(&self.0, "done")?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_command_waits_for_pid_1s_hook() {
+        let mark = std::env::temp_dir().join(format!("step02-hold-{}", std::process::id()));
+        let _ = std::fs::remove_file(&mark);
+        // SAFETY: the child runs init_with (fork, pipe, sigwait) and _exits.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let code = match block_signals() {
+                    Ok(signals) => init_with(&["true".into()], &signals, &Slow(mark.clone())),
+                    Err(_) => 99,
+                };
+                // SAFETY: _exit ends the child; nothing of the harness runs.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => {
+                let status = waitpid(child, None).unwrap();
+                let _ = std::fs::remove_file(&mark);
+                assert_eq!(
+                    status,
+                    WaitStatus::Exited(child, 0),
+                    "125 means the command's hook ran before PID 1's had finished"
+                );
+            }
+        }
     }
 
     struct Extra;

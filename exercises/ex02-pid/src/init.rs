@@ -15,7 +15,7 @@
 //! The runtime around it is given (`container.rs`: `clone3`, `/proc`, the
 //! hostname), and so is the start of [`init`]: it forks the command. The loop
 //! that follows is yours. The signals PID 1 cares about (SIGCHLD and the
-//! ones in `step02::pid::FORWARDED`) are *blocked*, so they queue up until
+//! ones in `crate::pid::FORWARDED`) are *blocked*, so they queue up until
 //! you ask for the next one with `signals.wait()` (`sigwait(3)`):
 //!
 //! 1. Wait for the next signal.

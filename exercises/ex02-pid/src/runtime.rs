@@ -1,19 +1,20 @@
 // The runtime around your code, shared by the exercise and its solution
-// (`include!`d by both `main.rs`): step02's `main.rs`, plus a `pid` module
-// that is step02's with your `init` in place of its own. You do not need to
-// change this file.
+// (`include!`d by both `main.rs`): step02's `main.rs`, with step02's `pid`
+// module compiled here as it is. That module takes `init` from the crate's
+// `init` module, which here is yours. You do not need to change this file.
 //
 // It keeps step02's contract: `ex02 [--hostname NAME] [-x] [COMMAND...]`,
 // the command's exit status (128+N for a signal), 125 when the runtime fails.
+//
+// The exercise builds on step01 only: step02's own `init` is not part of it.
 
-/// step02's `pid` module, with your [`init`](crate::init::init) in place of
-/// the step's: step02's `container.rs` calls `pid::init` for PID 1.
-mod pid {
-    // The explicit `use` shadows the `init` the glob brings in.
-    pub use crate::init::init;
-    pub use step02::pid::*;
-}
-use step02::uts;
+/// step02's `pid` module: `clone3`, the sync pipe, `supervise`, `/proc`; its
+/// `pub use crate::init::*` brings in your [`init`](crate::init::init).
+/// (`abort` is for later steps, whose parent has host-side work to undo.)
+#[allow(dead_code)]
+#[path = "../../../steps/step02/src/pid.rs"]
+mod pid;
+use step01::uts;
 
 use clap::Parser;
 

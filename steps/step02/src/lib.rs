@@ -2,5 +2,6 @@
 //!
 //! [`pid`] is this chapter; [`uts`] is chapter 1's module, reused as it is.
 
+pub mod init;
 pub mod pid;
 pub use step01::uts;

@@ -197,6 +197,9 @@ pub struct Built {
     pub bins: BTreeMap<String, PathBuf>,
     /// Package -> (why it did not build, in one line; the log).
     pub failures: BTreeMap<String, (String, String)>,
+    /// Package -> why it is refused (it compiles the answer: see
+    /// [`crate::reach`]).
+    pub refused: BTreeMap<String, String>,
     pub seconds: f64,
     /// Units cargo compiled, and units it found fresh.
     pub compiled: usize,
@@ -338,38 +341,42 @@ impl Builder {
             "{}:/usr/local/bin:/usr/bin:/bin",
             self.toolchain.join("bin").display()
         );
-        let mut cmd = Command::new(self.toolchain.join("bin/cargo"));
-        cmd.args([
-            "build",
-            "--keep-going",
-            "--message-format",
-            "json",
-            "--color",
-            "never",
-        ]);
-        for p in packages {
-            cmd.args(["-p", p]);
-        }
-        cmd.arg("--bins")
-            .current_dir(staged)
-            // The learner's code sees nothing of root's environment.
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", &self.cargo_home)
-            .env("CARGO_HOME", &self.cargo_home)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("RUSTC", self.toolchain.join("bin/rustc"))
-            .env("CARGO_NET_OFFLINE", "true")
-            .env("CARGO_TERM_COLOR", "never")
-            // The registry under cargo-home is root's, linked: nothing to clean.
-            .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
-            .env("RUST_BACKTRACE", "0")
-            // A learner is rebuilt only when their code changed: incremental
-            // data would cost disk and time for nothing.
-            .env("CARGO_INCREMENTAL", "0")
-            .env("LANG", "C.UTF-8")
-            .uid(self.user.uid)
-            .gid(self.user.gid);
+        let command = |packages: &[&str]| {
+            let mut cmd = Command::new(self.toolchain.join("bin/cargo"));
+            cmd.args([
+                "build",
+                "--keep-going",
+                "--message-format",
+                "json",
+                "--color",
+                "never",
+            ]);
+            for p in packages {
+                cmd.args(["-p", p]);
+            }
+            cmd.arg("--bins")
+                .current_dir(staged)
+                // The learner's code sees nothing of root's environment.
+                .env_clear()
+                .env("PATH", &path)
+                .env("HOME", &self.cargo_home)
+                .env("CARGO_HOME", &self.cargo_home)
+                .env("CARGO_TARGET_DIR", &target)
+                .env("RUSTC", self.toolchain.join("bin/rustc"))
+                .env("CARGO_NET_OFFLINE", "true")
+                .env("CARGO_TERM_COLOR", "never")
+                // The registry under cargo-home is root's, linked: nothing to clean.
+                .env("CARGO_CACHE_AUTO_CLEAN_FREQUENCY", "never")
+                .env("RUST_BACKTRACE", "0")
+                // A learner is rebuilt only when their code changed: incremental
+                // data would cost disk and time for nothing.
+                .env("CARGO_INCREMENTAL", "0")
+                .env("LANG", "C.UTF-8")
+                .uid(self.user.uid)
+                .gid(self.user.gid);
+            cmd
+        };
+        let cmd = command(packages);
         let (status, stdout, stderr) = match run_limited(cmd, limit, Some(&RUNNING_BUILDS)) {
             Ok(r) => r,
             Err(e) => {
@@ -383,8 +390,41 @@ impl Builder {
         built.path_packages = messages.path_packages.clone();
         built.libs = messages.libs.clone();
         let cargo_tail = tail(&stderr, 40);
+        // cargo writes a binary's dep-info (`target/debug/ex02.d`, which
+        // `reach` reads) only when the whole build succeeded; after a failure
+        // a second, fresh build of the binaries that did build writes them.
+        let without: Vec<&str> = packages
+            .iter()
+            .copied()
+            .filter(|p| {
+                messages
+                    .bins
+                    .get(*p)
+                    .is_some_and(|exe| !exe.with_extension("d").exists())
+            })
+            .collect();
+        if !without.is_empty() {
+            let _ = run_limited(command(&without), limit, Some(&RUNNING_BUILDS));
+        }
         for p in packages {
             if let Some(exe) = messages.bins.get(*p) {
+                let chapter = crate::EXERCISES
+                    .iter()
+                    .find(|(e, _)| e == p)
+                    .map_or(0, |(_, c)| *c);
+                // cargo writes the dep-info next to the binary it uplifts.
+                let dep_info = std::fs::read_to_string(exe.with_extension("d")).unwrap_or_default();
+                if dep_info.is_empty() {
+                    built.refused.insert(
+                        (*p).to_owned(),
+                        format!("refused: {p} has no dep-info file next to its binary; the grader cannot tell its sources"),
+                    );
+                    continue;
+                }
+                if let Some(why) = crate::reach::refusal(p, chapter, &dep_info, staged) {
+                    built.refused.insert((*p).to_owned(), why);
+                    continue;
+                }
                 match self.keep_binary(key, p, exe) {
                     Ok(bin) => {
                         built.bins.insert((*p).to_owned(), bin);

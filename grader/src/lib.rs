@@ -13,6 +13,7 @@
 
 pub mod build;
 pub mod progress;
+pub mod reach;
 pub mod report;
 pub mod run;
 
@@ -32,8 +33,8 @@ pub const EXERCISES: [(&str, u8); 9] = [
 ];
 
 /// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).
-/// 2 added each learner's `build`.
-pub const FORMAT_VERSION: u32 = 2;
+/// 2 added each learner's `build`; 3 the status `refused`.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The whole grading run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -94,6 +95,9 @@ pub enum Status {
     Failed,
     /// `cargo build` failed or ran out of time.
     DidNotBuild,
+    /// Built, but it compiles the answer instead of the learner's own
+    /// module (see [`reach`]): no check runs, it scores zero.
+    Refused,
 }
 
 impl Status {
@@ -102,6 +106,7 @@ impl Status {
             Status::Passed => "passed",
             Status::Failed => "failed",
             Status::DidNotBuild => "did not build",
+            Status::Refused => "refused",
         }
     }
 }

@@ -111,6 +111,7 @@ pub fn table(card: &Scorecard) -> String {
                 None => "-".to_owned(),
                 Some(e) => match e.status {
                     Status::DidNotBuild => "did not build".to_owned(),
+                    Status::Refused => "refused".to_owned(),
                     s => format!("{} {}/{}", s.word(), e.checks_passed, e.checks_total),
                 },
             };
@@ -165,12 +166,16 @@ pub fn junit(card: &Scorecard) -> String {
             let mut suite = TestSuite::new(format!("{}/{}", learner.name, e.exercise));
             suite.set_time(seconds(e.seconds));
             let class = format!("{}.{}", learner.name, e.exercise);
-            if e.status == Status::DidNotBuild {
+            if matches!(e.status, Status::DidNotBuild | Status::Refused) {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
                 status
-                    .set_message(e.first_failure.as_deref().unwrap_or("did not build"))
+                    .set_message(e.first_failure.as_deref().unwrap_or(e.status.word()))
                     .set_description(e.build_log.as_deref().unwrap_or(""));
-                let mut case = TestCase::new("build", status);
+                let name = match e.status {
+                    Status::Refused => "own_code",
+                    _ => "build",
+                };
+                let mut case = TestCase::new(name, status);
                 case.set_classname(class.as_str())
                     .set_time(seconds(e.seconds));
                 suite.add_test_case(case);

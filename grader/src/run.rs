@@ -315,6 +315,7 @@ fn summary(l: &Learner) -> String {
         .iter()
         .map(|e| match e.status {
             Status::DidNotBuild => format!("{} did not build", e.exercise),
+            Status::Refused => format!("{} refused", e.exercise),
             s => format!(
                 "{} {} {}/{}",
                 e.exercise,
@@ -402,6 +403,19 @@ fn check_learner(
         .map(|&(package, chapter)| {
             if let Some(done) = checked.remove(package) {
                 return done;
+            }
+            if let Some(why) = built.refused.get(package) {
+                return Exercise {
+                    exercise: package.to_owned(),
+                    chapter,
+                    status: Status::Refused,
+                    checks_passed: 0,
+                    checks_total: 0,
+                    first_failure: Some(why.clone()),
+                    build_log: None,
+                    checks: Vec::new(),
+                    seconds: 0.0,
+                };
             }
             let (why, log) = match built.failures.get(package) {
                 Some(failure) => failure.clone(),

@@ -1,8 +1,9 @@
-//! A grading run over a class of four sample learners, made in a temp dir
+//! A grading run over a class of five sample learners, made in a temp dir
 //! from this repository: `complete` (the solutions copied into the exercise
 //! slots, and a build script that records who ran it), `partial` (exercise
 //! 1 solved, exercise 2 as shipped), `broken` (exercise 1 does not
-//! compile) and `apart` (complete, with another anyhow in its Cargo.lock).
+//! compile), `cheater` (exercise 2 re-exports step02's `init`: refused,
+//! zero) and `apart` (complete, with another anyhow in its Cargo.lock).
 //! Only ex01 and ex02 are graded, to keep it fast. The scorecard is checked
 //! in all three forms: the table, the JSON against
 //! `grader/scorecard.schema.json`, the JUnit XML parsed. Then `partial`
@@ -133,7 +134,7 @@ fn solve(dir: &Path, exercise: &str, file: &str) {
 }
 
 #[test]
-fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_change() {
+fn a_class_of_five_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_change() {
     if let Err(why) = testkit::run::require_root() {
         panic!("{why}");
     }
@@ -157,6 +158,21 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     solve(&apart, "ex02-pid", "src/init.rs");
     other_lockfile(&apart);
 
+    // Re-exports step02's init instead of writing one: refused, zero.
+    let cheater = checkout(class.path(), "cheater");
+    solve(&cheater, "ex01-uts", "src/uts.rs");
+    std::fs::write(
+        cheater.join("exercises/ex02-pid/src/init.rs"),
+        "pub use step02::init::init;\n",
+    )
+    .unwrap();
+    let manifest = cheater.join("exercises/ex02-pid/Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap().replace(
+        "[dependencies]\n",
+        "[dependencies]\nstep02.workspace = true\n",
+    );
+    std::fs::write(&manifest, toml).unwrap();
+
     let out_dir = tempfile::tempdir().unwrap();
     let target_dir = tempfile::tempdir().unwrap();
     let (json_path, junit_path) = (
@@ -177,7 +193,7 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
         table
             .lines()
             .skip(1)
-            .take(4)
+            .take(5)
             .map(|l| {
                 l.split("  ")
                     .map(str::trim)
@@ -195,6 +211,7 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
         [
             vec!["apart", "passed 9/9", "passed 17/17"],
             vec!["broken", "did not build", "failed n/17"],
+            vec!["cheater", "passed 9/9", "refused"],
             vec!["complete", "passed 9/9", "passed 17/17"],
             vec!["partial", "passed 9/9", "failed n/17"],
         ],
@@ -203,6 +220,13 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     assert!(
         table.contains("broken ex01: error[E0308]: mismatched types"),
         "the build error in words:\n{table}"
+    );
+    assert!(
+        table.contains(
+            "cheater ex02: refused: ex02 compiles steps/step02/src/init.rs, which is the \
+             chapter's own step"
+        ),
+        "the reach-through in words:\n{table}"
     );
     assert!(
         table.contains("partial ex02: uts::hostname_inside:"),
@@ -224,9 +248,9 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     assert!(!table.contains("stack backtrace"), "{table}");
     // Progress: stderr is not a terminal here, so plain lines, one per
     // learner graded.
-    for n in 1..=4 {
+    for n in 1..=5 {
         assert!(
-            stderr.contains(&format!("grader: [{n}/4] ")),
+            stderr.contains(&format!("grader: [{n}/5] ")),
             "a progress line for learner {n}:\n{stderr}"
         );
     }
@@ -266,7 +290,12 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     assert!(errors.is_empty(), "the JSON breaks the schema: {errors:?}");
     let status =
         |learner: usize, ex: usize| card["learners"][learner]["exercises"][ex]["status"].clone();
-    let (apart_i, broken_i, complete_i, partial_i) = (0, 1, 2, 3);
+    let (apart_i, broken_i, cheater_i, complete_i, partial_i) = (0, 1, 2, 3, 4);
+    assert_eq!(status(cheater_i, 1), "refused");
+    assert_eq!(
+        card["learners"][cheater_i]["exercises"][1]["checks_passed"],
+        0
+    );
     assert_eq!(status(broken_i, 0), "did_not_build");
     assert_eq!(status(complete_i, 0), "passed");
     assert_eq!(status(complete_i, 1), "passed");
@@ -294,14 +323,15 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     );
 
     // JUnit XML, as CI parses it: one case per check (9+17 for apart,
-    // complete and partial, 17 for broken's ex02), one error case for
-    // broken's ex01; as many failures as the JSON counts.
+    // complete and partial, 17 for broken's ex02, 9 for cheater's ex01),
+    // one error case for broken's ex01 and one for cheater's ex02; as many
+    // failures as the JSON counts.
     let failed_checks: u64 = card["learners"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|l| l["exercises"].as_array().unwrap())
-        .filter(|e| e["status"] != "did_not_build")
+        .filter(|e| e["status"] != "did_not_build" && e["status"] != "refused")
         .map(|e| e["checks_total"].as_u64().unwrap() - e["checks_passed"].as_u64().unwrap())
         .sum();
     assert!(failed_checks >= 2, "both ex02 starters fail some checks");
@@ -309,8 +339,8 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
-    assert_eq!(root.attribute("tests"), Some("96"), "{xml}");
-    assert_eq!(root.attribute("errors"), Some("1"));
+    assert_eq!(root.attribute("tests"), Some("106"), "{xml}");
+    assert_eq!(root.attribute("errors"), Some("2"), "a build and a refusal");
     assert_eq!(
         root.attribute("failures"),
         Some(failed_checks.to_string().as_str())
@@ -332,6 +362,8 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
             "apart/ex02",
             "broken/ex01",
             "broken/ex02",
+            "cheater/ex01",
+            "cheater/ex02",
             "complete/ex01",
             "complete/ex02",
             "partial/ex01",
@@ -345,7 +377,7 @@ fn a_class_of_four_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     let (code, table, stderr) = grade(class.path(), target_dir.path(), out_dir.path());
     assert_eq!(code, Some(1), "broken still fails\n{table}\n{stderr}");
     assert_eq!(
-        rows(&table)[3],
+        rows(&table)[4],
         ["partial", "passed 9/9", "passed 17/17"],
         "\n{table}\n{stderr}"
     );

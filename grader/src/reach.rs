@@ -28,7 +28,10 @@ use std::path::{Path, PathBuf};
 pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
     ("ex01", None),
     ("ex02", Some(&["src/container.rs", "src/pid.rs"])),
-    ("ex03", None),
+    (
+        "ex03",
+        Some(&["src/container.rs", "src/mount.rs", "src/rootfs.rs"]),
+    ),
     ("ex04", None),
     ("ex05", None),
     ("ex06", None),

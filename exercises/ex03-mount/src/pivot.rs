@@ -45,6 +45,12 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), SyscallError> {
 
     // TODO: 2. chdir into it.
 
+    // Given: with `--no-pivot` (a root pivot_root refuses, such as an
+    // initramfs), step03 moves the root and chroots instead.
+    if crate::mount::no_pivot() {
+        return crate::mount::move_root_and_chroot();
+    }
+
     // TODO: 3. pivot_root(".", ".").
 
     // TODO: 4. umount2(".", MNT_DETACH): the old root, now on top.

@@ -1,19 +1,23 @@
 // The runtime around your code, shared by the exercise and its solution
-// (`include!`d by both `main.rs`): step03's `main.rs`, plus a `mount` module
-// that is step03's with your `pivot_into` in place of its own. You do not
-// need to change this file.
+// (`include!`d by both `main.rs`): step03's `main.rs`, with step03's `mount`
+// and `rootfs` modules compiled here as they are. `mount` takes
+// `pivot_into` from the crate's `pivot` module, which here is yours. You do
+// not need to change this file.
 //
 // It keeps step03's contract: `ex03 [--rootfs DIR] [--hostname NAME] [-x]
 // [COMMAND...]`, the command's exit status, 125 when the runtime fails.
+//
+// The exercise builds on step02 only: step03's own `pivot_into` is not part
+// of it.
 
-/// step03's `mount` module, with your [`pivot_into`](crate::pivot::pivot_into)
-/// in place of the step's: step03's `container.rs` calls `mount::pivot_into`.
-mod mount {
-    // The explicit `use` shadows the `pivot_into` the glob brings in.
-    pub use crate::pivot::pivot_into;
-    pub use step03::mount::*;
-}
-use step03::{pid, rootfs, uts};
+/// step03's `mount` module: `/dev`, `/sys`, `/proc`, `--no-pivot`; its
+/// `pub use crate::pivot::*` brings in your
+/// [`pivot_into`](crate::pivot::pivot_into).
+#[path = "../../../steps/step03/src/mount.rs"]
+mod mount;
+#[path = "../../../steps/step03/src/rootfs.rs"]
+mod rootfs;
+use step02::{pid, uts};
 
 use clap::Parser;
 

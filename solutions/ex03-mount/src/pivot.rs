@@ -34,7 +34,7 @@
 //! specific than the last.
 //!
 //! SOLUTION: this is the instructor's copy; the filled gaps are marked
-//! `// SOLUTION:`. It is step03's `mount::pivot_into`.
+//! `// SOLUTION:`. It is step03's `pivot::pivot_into`.
 
 use std::path::Path;
 
@@ -62,12 +62,19 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), SyscallError> {
     // SOLUTION: 2.
     call("chdir", format!("{rootfs:?}"), || chdir(rootfs))?;
 
+    // Given: with `--no-pivot` (a root pivot_root refuses, such as an
+    // initramfs), step03 moves the root and chroots instead.
+    if crate::mount::no_pivot() {
+        return crate::mount::move_root_and_chroot();
+    }
+
     // SOLUTION: 3. "." for both: the old root is stacked on the new one, at
     // the same place, so no put_old directory is needed in the rootfs.
     call("pivot_root", "\".\", \".\"", || pivot_root(".", "."))?;
 
-    // SOLUTION: 4. "." is now the old root, on top: detach it. MNT_DETACH
-    // removes it from the mount table at once, though our cwd is in it.
+    // SOLUTION: 4. A lookup of "." now finds the old root, on top: detach
+    // it. MNT_DETACH takes it out with every mount below it (a plain
+    // umount would fail with EBUSY because of them).
     call("umount2", "\".\", MNT_DETACH", || {
         umount2(".", MntFlags::MNT_DETACH)
     })?;

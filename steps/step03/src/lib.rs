@@ -5,5 +5,6 @@
 //! filesystem; [`pid`] and [`uts`] are chapters 2 and 1, reused as they are.
 
 pub mod mount;
+pub mod pivot;
 pub mod rootfs;
 pub use step02::{pid, uts};

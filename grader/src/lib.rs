@@ -12,6 +12,7 @@
 //! mounts left on the host are reported and detached.
 
 pub mod build;
+pub mod hints;
 pub mod progress;
 pub mod reach;
 pub mod report;
@@ -33,7 +34,8 @@ pub const EXERCISES: [(&str, u8); 9] = [
 ];
 
 /// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).
-/// 2 added each learner's `build`; 3 the status `refused`.
+/// 2 added each learner's `build`; 3 the status `refused` and each
+/// exercise's `hints_used` and `hints_total`.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// The whole grading run.
@@ -126,6 +128,10 @@ pub struct Exercise {
     pub build_log: Option<String>,
     pub checks: Vec<CheckResult>,
     pub seconds: f64,
+    /// Hints the learner revealed with `grader hint` (their checkout's
+    /// `exercises/hints-used.txt`), and how many the exercise has.
+    pub hints_used: usize,
+    pub hints_total: usize,
 }
 
 /// One check of one exercise.

@@ -10,7 +10,8 @@
 //! dependencies compiled once: see `src/build.rs`), then the checks of
 //! chapters 1 to N run against each exercise's binary (each with a time
 //! limit), and a scorecard is printed. A learner grades their own work with
-//! `cargo run -p grader -- .`.
+//! `cargo run -p grader -- .`, and reads the next hint of an exercise with
+//! `cargo run -p grader -- hint ex03` (counted on the scorecard).
 //!
 //! WARNING: building runs the learners' `build.rs` and proc macros (as the
 //! build user, never root), and the checks run their binaries as root.
@@ -109,6 +110,11 @@ fn main() {
             default_hook(info);
         }
     }));
+    // `grader hint ex03`: the next hint, as the learner, no root needed.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("hint") {
+        std::process::exit(hint(&argv[2..]));
+    }
     let args = Args::parse();
     if let Some(spec) = &args.internal_check_worker {
         if let Err(e) = run::check_worker(spec) {
@@ -123,6 +129,38 @@ fn main() {
         Err(e) => {
             eprintln!("grader: {e:#}");
             std::process::exit(2);
+        }
+    }
+}
+
+/// `grader hint EXERCISE`: prints the exercise's next hint and records it
+/// in the checkout the current directory is in. 0, or 2 with one line.
+fn hint(args: &[String]) -> i32 {
+    let [exercise] = args else {
+        eprintln!(
+            "grader hint: give one exercise, e.g. `cargo run -p grader -- hint ex03` \
+             (got {} arguments)",
+            args.len()
+        );
+        return 2;
+    };
+    let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let Some(checkout) = grader::hints::find_checkout(&here) else {
+        eprintln!(
+            "grader hint: no {} above {}: run it inside your checkout of the workshop",
+            grader::hints::HINTS,
+            here.display()
+        );
+        return 2;
+    };
+    match grader::hints::reveal(&checkout, exercise) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("grader hint: {e:#}");
+            2
         }
     }
 }

@@ -98,24 +98,39 @@ pub fn table(card: &Scorecard) -> String {
         .chain([7])
         .max()
         .unwrap_or(7);
+    let cell = |learner: &crate::Learner, ex: &str| -> String {
+        match learner.exercises.iter().find(|e| e.exercise == *ex) {
+            None => "-".to_owned(),
+            Some(e) => {
+                let mut cell = match e.status {
+                    Status::DidNotBuild => "did not build".to_owned(),
+                    Status::Refused => "refused".to_owned(),
+                    s => format!("{} {}/{}", s.word(), e.checks_passed, e.checks_total),
+                };
+                if e.hints_used > 0 {
+                    let _ = write!(cell, ", hints {}/{}", e.hints_used, e.hints_total);
+                }
+                cell
+            }
+        }
+    };
+    let width = card
+        .learners
+        .iter()
+        .flat_map(|l| exercises.iter().map(|ex| cell(l, ex).chars().count()))
+        .chain([15])
+        .max()
+        .unwrap_or(15);
     let mut out = String::new();
     let _ = write!(out, "{:<name_width$}", "learner");
     for ex in &exercises {
-        let _ = write!(out, "  {ex:<15}");
+        let _ = write!(out, "  {ex:<width$}");
     }
     out.push('\n');
     for learner in &card.learners {
         let _ = write!(out, "{:<name_width$}", learner.name);
         for ex in &exercises {
-            let cell = match learner.exercises.iter().find(|e| e.exercise == *ex) {
-                None => "-".to_owned(),
-                Some(e) => match e.status {
-                    Status::DidNotBuild => "did not build".to_owned(),
-                    Status::Refused => "refused".to_owned(),
-                    s => format!("{} {}/{}", s.word(), e.checks_passed, e.checks_total),
-                },
-            };
-            let _ = write!(out, "  {cell:<15}");
+            let _ = write!(out, "  {:<width$}", cell(learner, ex));
         }
         out.push('\n');
     }
@@ -252,6 +267,8 @@ mod tests {
                             check("uts::hostname_inside", Some("'vm' & <not> \"box-1\"\u{1b}")),
                         ],
                         seconds: 1.0,
+                        hints_used: 0,
+                        hints_total: 0,
                     },
                     Exercise {
                         exercise: "ex02".into(),
@@ -263,6 +280,8 @@ mod tests {
                         build_log: Some("error[E0425] ...".into()),
                         checks: vec![],
                         seconds: 2.0,
+                        hints_used: 0,
+                        hints_total: 0,
                     },
                 ],
             }],

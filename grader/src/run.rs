@@ -352,7 +352,7 @@ fn not_built(
     user: &str,
     packages: &[(&str, u8)],
 ) -> Learner {
-    Learner {
+    with_hints(Learner {
         name: p.name.clone(),
         path: p.checkout.display().to_string(),
         build: build_info(p, class_lockfile, user, None),
@@ -368,9 +368,31 @@ fn not_built(
                 build_log: Some(why.to_owned()),
                 checks: Vec::new(),
                 seconds: 0.0,
+                hints_used: 0,
+                hints_total: 0,
             })
             .collect(),
+    })
+}
+
+/// Fills in each exercise's hints: how many the learner revealed (their
+/// `exercises/hints-used.txt`) and how many there are.
+fn with_hints(mut learner: Learner) -> Learner {
+    let checkout = Path::new(&learner.path);
+    let used = crate::hints::used(checkout);
+    let totals = crate::hints::load(checkout).unwrap_or_default();
+    for e in &mut learner.exercises {
+        e.hints_total = totals
+            .iter()
+            .find(|t| t.name == e.exercise)
+            .map_or(0, |t| t.hints.len());
+        e.hints_used = used
+            .get(&e.exercise)
+            .copied()
+            .unwrap_or(0)
+            .min(e.hints_total);
     }
+    learner
 }
 
 fn check_learner(
@@ -415,6 +437,8 @@ fn check_learner(
                     build_log: None,
                     checks: Vec::new(),
                     seconds: 0.0,
+                    hints_used: 0,
+                    hints_total: 0,
                 };
             }
             let (why, log) = match built.failures.get(package) {
@@ -438,15 +462,17 @@ fn check_learner(
                 build_log: Some(log),
                 checks: Vec::new(),
                 seconds: 0.0,
+                hints_used: 0,
+                hints_total: 0,
             }
         })
         .collect();
-    Learner {
+    with_hints(Learner {
         name: p.name.clone(),
         path: p.checkout.display().to_string(),
         build: build_info(p, class_lockfile, &builder.user.name, Some(&built)),
         exercises,
-    }
+    })
 }
 
 /// What a check worker is asked to do.
@@ -534,6 +560,8 @@ fn checks_did_not_run(package: &str, chapter: u8, why: String) -> Exercise {
             seconds: 0.0,
         }],
         seconds: 0.0,
+        hints_used: 0,
+        hints_total: 0,
     }
 }
 
@@ -569,6 +597,8 @@ fn check_exercise(bin: &Path, package: &str, chapter: u8, check_limit: Duration)
         build_log: None,
         checks: Vec::new(),
         seconds: 0.0,
+        hints_used: 0,
+        hints_total: 0,
     };
     let checks = testkit::checks::for_step(chapter);
     result.checks_total = checks.len();

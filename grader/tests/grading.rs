@@ -153,6 +153,15 @@ fn a_class_of_five_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
     .unwrap();
 
     std::fs::write(complete.join("exercises/ex01-uts/build.rs"), RECORD_BUILDER).unwrap();
+    // `complete` read two hints of ex02 (`grader hint ex02`, twice).
+    for _ in 0..2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_grader"))
+            .args(["hint", "ex02"])
+            .current_dir(complete.join("exercises/ex02-pid"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
     let apart = checkout(class.path(), "apart");
     solve(&apart, "ex01-uts", "src/uts.rs");
     solve(&apart, "ex02-pid", "src/init.rs");
@@ -198,6 +207,7 @@ fn a_class_of_five_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
                 l.split("  ")
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
+                    .map(|c| c.split(", hints ").next().unwrap_or(c))
                     .map(|c| match c.strip_prefix("failed ") {
                         Some(n) if n.ends_with("/17") && n != "17/17" => "failed n/17".to_owned(),
                         _ => c.to_owned(),
@@ -216,6 +226,12 @@ fn a_class_of_five_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
             vec!["partial", "passed 9/9", "failed n/17"],
         ],
         "\n{table}\n{stderr}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("complete ") && l.contains("passed 17/17, hints 2/")),
+        "the hints read are on the scorecard:\n{table}"
     );
     assert!(
         table.contains("broken ex01: error[E0308]: mismatched types"),
@@ -292,6 +308,14 @@ fn a_class_of_five_gets_the_expected_scorecard_and_regrading_rebuilds_only_a_cha
         |learner: usize, ex: usize| card["learners"][learner]["exercises"][ex]["status"].clone();
     let (apart_i, broken_i, cheater_i, complete_i, partial_i) = (0, 1, 2, 3, 4);
     assert_eq!(status(cheater_i, 1), "refused");
+    assert_eq!(
+        card["learners"][complete_i]["exercises"][1]["hints_used"],
+        2
+    );
+    assert_eq!(
+        card["learners"][complete_i]["exercises"][0]["hints_used"],
+        0
+    );
     assert_eq!(
         card["learners"][cheater_i]["exercises"][1]["checks_passed"],
         0

@@ -54,6 +54,12 @@ fn checkout(class: &Path, name: &str) -> PathBuf {
     ] {
         copy_dir(&repo.join(part), &dir.join(part));
     }
+    // The hints, which `grader hint` reveals and the scorecard counts.
+    std::fs::copy(
+        repo.join("exercises/hints.toml"),
+        dir.join("exercises/hints.toml"),
+    )
+    .unwrap();
     let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
     let start = manifest.find("members = [").expect("a members list");
     let end = start + manifest[start..].find(']').unwrap() + 1;

@@ -50,16 +50,48 @@ const LEARNER_TARGET: Duration = Duration::from_secs(20);
 const EXERCISES: usize = 9;
 
 /// The holes of each exercise: the files the learner writes.
-const HOLES: [(&str, &[&str]); EXERCISES] = [
-    ("ex01-uts", &["src/uts.rs"]),
-    ("ex02-pid", &["src/init.rs"]),
-    ("ex03-mount", &["src/pivot.rs"]),
-    ("ex04-net", &["src/wire.rs"]),
-    ("ex05-cgroup", &["src/limits.rs"]),
-    ("ex06-caps", &["src/privileges.rs"]),
-    ("ex07-seccomp", &["src/filter.rs"]),
-    ("ex08-images", &["src/overlay.rs", "src/whiteout.rs"]),
-    ("ex09-userns", &["src/userns.rs"]),
+const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
+    (
+        "ex01-uts",
+        &[("src/uts.rs", "solutions/ex01-uts/src/uts.rs")],
+    ),
+    (
+        "ex02-pid",
+        &[("src/init.rs", "solutions/ex02-pid/src/init.rs")],
+    ),
+    (
+        "ex03-mount",
+        &[("src/pivot.rs", "solutions/ex03-mount/src/pivot.rs")],
+    ),
+    (
+        "ex04-net",
+        &[("src/wire.rs", "solutions/ex04-net/src/wire.rs")],
+    ),
+    (
+        "ex05-cgroup",
+        &[("src/limits.rs", "solutions/ex05-cgroup/src/limits.rs")],
+    ),
+    (
+        "ex06-caps",
+        &[("src/privileges.rs", "solutions/ex06-caps/src/privileges.rs")],
+    ),
+    (
+        "ex07-seccomp",
+        &[("src/filter.rs", "solutions/ex07-seccomp/src/filter.rs")],
+    ),
+    (
+        "ex08-images",
+        &[
+            ("src/overlay.rs", "solutions/ex08-images/src/overlay.rs"),
+            ("src/whiteout.rs", "solutions/ex08-images/src/whiteout.rs"),
+        ],
+    ),
+    // Exercise 9's solution compiles step09's own module: a copy of it is
+    // what a learner who wrote the same would have.
+    (
+        "ex09-userns",
+        &[("src/userns.rs", "steps/step09/src/userns.rs")],
+    ),
 ];
 
 /// What a learner should score.
@@ -233,12 +265,9 @@ fn make_class(root: &Path, class: &Path) -> anyhow::Result<Vec<Expected>> {
         copy_checkout(root, &dir)?;
         for &i in solve {
             let (ex, files) = HOLES[i];
-            for file in files {
-                std::fs::copy(
-                    root.join("solutions").join(ex).join(file),
-                    dir.join("exercises").join(ex).join(file),
-                )
-                .with_context(|| format!("solving {ex} in {dir:?}"))?;
+            for (file, source) in files {
+                std::fs::copy(root.join(source), dir.join("exercises").join(ex).join(file))
+                    .with_context(|| format!("solving {ex} in {dir:?}"))?;
             }
         }
         expected.push(Expected {

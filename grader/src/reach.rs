@@ -36,7 +36,20 @@ pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
     ("ex05", None),
     ("ex06", None),
     ("ex07", None),
-    ("ex08", None),
+    (
+        "ex08",
+        Some(&[
+            "src/container.rs",
+            "src/rundir.rs",
+            "src/user.rs",
+            "src/image/mod.rs",
+            "src/image/layer.rs",
+            "src/image/manifest.rs",
+            "src/image/reference.rs",
+            "src/image/registry.rs",
+            "src/image/store.rs",
+        ]),
+    ),
     (
         "ex09",
         Some(&["src/container.rs", "src/idmap.rs", "src/rootless.rs"]),

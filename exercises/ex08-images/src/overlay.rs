@@ -24,7 +24,9 @@
 
 use std::path::PathBuf;
 
-pub use step08::overlay::{OverlayOpt, RunDir};
+// Given: the run's directories are step08's `rundir` module, compiled here
+// as it is (`RunDir`, `OverlayOpt`, `DEFAULT_DIR`).
+pub use crate::rundir::*;
 use workshop::SyscallError;
 
 /// `lowerdir=TOP:...:BASE,upperdir=UPPER,workdir=WORK` for `lowers` (base

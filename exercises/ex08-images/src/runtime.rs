@@ -1,8 +1,8 @@
 // The runtime around your code, shared by the exercise and its solution
-// (`include!`d by both `main.rs`): step08's `main.rs`, with your `overlay`
-// module in place of step08's, and an `image` module that is step08's but
-// unpacks layers with your whiteout conversion. You do not need to change
-// this file.
+// (`include!`d by both `main.rs`): step08's `main.rs`, with step08's
+// `image`, `rundir` and `user` modules compiled here as they are; your
+// `overlay` and `whiteout` modules take the place of step08's. You do not
+// need to change this file.
 //
 // It keeps step08's contract: `ex08 [--image REF] [--pull WHEN]
 // [--image-store DIR] [--container-dir DIR] [--security-opt ...] [-t] [-i]
@@ -10,22 +10,23 @@
 // [--cpus N] [--pids N] [--network veth|none] [--rootfs DIR]
 // [--hostname NAME] [-x] [COMMAND...]`, the command's exit status, 125 when
 // the runtime fails.
+//
+// The exercise builds on step07 only: step08's own overlay and whiteout
+// code is not part of it.
 
-/// What the runtime uses of step08's `image` module: step08's
-/// `container.rs` calls [`resolve`](image::resolve) (`Config::from_options`),
-/// which pulls as step08 does and unpacks each layer with your
-/// [`convert`](crate::whiteout::convert).
-mod image {
-    pub use step08::image::{Image, ImageOpt};
-
-    /// step08's `resolve`, unpacking with your whiteout conversion.
-    pub fn resolve(opt: &ImageOpt) -> anyhow::Result<Option<Image>> {
-        step08::image::resolve_with(opt, crate::whiteout::convert)
-    }
-}
-use step08::{
+/// step08's registry client and image store; it unpacks each layer with
+/// your `whiteout::convert`.
+#[path = "../../../steps/step08/src/image/mod.rs"]
+mod image;
+/// step08's run directories (`ws-<pid>/{upper,work,merged}`).
+#[path = "../../../steps/step08/src/rundir.rs"]
+mod rundir;
+/// step08's image user (`USER` of the image config).
+#[path = "../../../steps/step08/src/user.rs"]
+mod user;
+use step07::{
     caps, cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, rootfs, seccomp,
-    tty, user, uts,
+    tty, uts,
 };
 
 use clap::Parser;

@@ -13,7 +13,7 @@ use crate::whiteout::convert;
 
 fn run_dir(parent: &Path) -> RunDir {
     RunDir::create(parent, &format!("ws-{}", std::process::id()))
-        .unwrap_or_else(|e| panic!("step08's RunDir::create failed: {e:#}"))
+        .unwrap_or_else(|e| panic!("RunDir::create failed: {e:#}"))
 }
 
 fn root() {
@@ -183,7 +183,7 @@ fn the_overlay_mount_merges_and_copies_up() {
             let ok = (|| -> Result<(), String> {
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
                     .map_err(|e| e.to_string())?;
-                step08::mount::make_mounts_private().map_err(|e| e.to_string())?;
+                crate::mount::make_mounts_private().map_err(|e| e.to_string())?;
                 let merged = mount_overlay(&opts, &run).map_err(|e| e.to_string())?;
                 let read = |f: &str| std::fs::read_to_string(merged.join(f)).unwrap_or_default();
                 if read("a") != "base" || read("b") != "top" {

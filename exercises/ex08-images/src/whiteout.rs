@@ -29,6 +29,10 @@
 
 use std::os::fd::BorrowedFd;
 
+/// What turns one layer entry into overlayfs's form (given): the type of
+/// [`convert`], which step08's image code takes.
+pub type Convert = fn(BorrowedFd<'_>, &[u8]) -> Result<bool, String>;
+
 /// One layer entry named `name` in `dir`: `Ok(true)` when it was a
 /// whiteout (converted, nothing more to create), `Ok(false)` otherwise.
 pub fn convert(dir: BorrowedFd<'_>, name: &[u8]) -> Result<bool, String> {

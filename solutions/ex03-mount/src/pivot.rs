@@ -8,8 +8,10 @@
 //! (Alpine, or the test's busybox tree), and nothing inside may lead back to
 //! the host's files. Turning the copy into a container is yours to write, in
 //! [`pivot_into`] below. When it is called, the mount table is already
-//! private (`make_mounts_private`: nothing you mount travels to the host);
-//! after it, `/proc`, `/dev` and `/sys` are mounted for you (step03's code).
+//! private (`make_mounts_private`: nothing you mount travels to the host)
+//! and `/dev` is already set up inside the rootfs, while the host's devices
+//! were in reach; after it, `/proc` and `/sys` are mounted for you (step03's
+//! code).
 //!
 //! 1. `pivot_root(2)` needs the new root to be a *mount point*. A bind mount
 //!    of the directory onto itself makes it one without changing what it

@@ -45,7 +45,7 @@
 //! step07's BPF interpreter, each failure saying which call got which
 //! answer. The rest are the black-box checks of chapters 1 to 7. Stuck?
 //! `exercises/hints.toml` has hints, each more specific than the last. Your
-//! program as the kernel gets it: `cargo run -p ex07 -- -v true` prints
+//! program as the kernel gets it: `cargo run -p ex07 -- -x true` prints
 //! its summary.
 //!
 //! SOLUTION: this is the instructor's copy; the filled gaps are marked

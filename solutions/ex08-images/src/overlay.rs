@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use nix::mount::{MsFlags, mount};
 
-pub use step08::overlay::{OverlayOpt, RunDir};
+// Given: the run's directories are step08's `rundir` module, compiled here
+// as it is (`RunDir`, `OverlayOpt`, `DEFAULT_DIR`).
+pub use crate::rundir::*;
 use workshop::{SyscallError, call};
 
 /// `lowerdir=TOP:...:BASE,upperdir=UPPER,workdir=WORK` for `lowers` (base

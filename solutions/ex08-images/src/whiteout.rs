@@ -31,6 +31,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::sys::stat::{Mode, SFlag};
 
+/// What turns one layer entry into overlayfs's form (given): the type of
+/// [`convert`], which step08's image code takes.
+pub type Convert = fn(BorrowedFd<'_>, &[u8]) -> Result<bool, String>;
+
 /// The prefix of every OCI whiteout name.
 pub const PREFIX: &[u8] = b".wh.";
 /// The name that makes its directory opaque.

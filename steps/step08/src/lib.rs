@@ -7,6 +7,7 @@
 
 pub mod image;
 pub mod overlay;
+pub mod rundir;
 pub mod user;
 pub mod whiteout;
 pub use step07::{

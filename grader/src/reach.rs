@@ -35,7 +35,18 @@ pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
     ("ex04", None),
     ("ex05", None),
     ("ex06", None),
-    ("ex07", None),
+    (
+        "ex07",
+        Some(&[
+            "src/container.rs",
+            "src/seccomp/mod.rs",
+            "src/seccomp/bpf.rs",
+            "src/seccomp/default.rs",
+            "src/seccomp/profile.rs",
+            "src/seccomp/syscalls.rs",
+            "src/seccomp/tests.rs",
+        ]),
+    ),
     (
         "ex08",
         Some(&[

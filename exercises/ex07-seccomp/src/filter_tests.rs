@@ -1,12 +1,12 @@
 //! Your program, run without root on chosen calls through step07's BPF
-//! interpreter (`step07::seccomp::bpf::run`, which runs a program on a
+//! interpreter (`crate::seccomp::bpf::run`, which runs a program on a
 //! `struct seccomp_data` the way the kernel does). Each function is tested
 //! on its own, inside a few instructions of the test's: a failure names the
 //! call, the answer it should get, the answer your program gave, and prints
 //! the program tested. The same tests run against the solution.
 
-use step07::seccomp::bpf::{self, Asm, JEQ, Jump, SeccompData, ret, sock_filter};
-use step07::seccomp::{AARCH64, Action, Arch, Cond, Op, Rule, X86_64};
+use crate::seccomp::bpf::{self, Asm, JEQ, Jump, SeccompData, ret, sock_filter};
+use crate::seccomp::{AARCH64, Action, Arch, Cond, Op, Rule, X86_64};
 
 use crate::filter::{check_arch, compare, decide};
 

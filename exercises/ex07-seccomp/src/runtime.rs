@@ -1,36 +1,25 @@
 // The runtime around your code, shared by the exercise and its solution
-// (`include!`d by both `main.rs`): step07's `main.rs`, plus a `seccomp`
-// module that is step07's with your `check_arch` and `decide` (and through
-// it your `compare`) in place of its own. You do not need to change this
-// file.
+// (`include!`d by both `main.rs`): step07's `main.rs`, with step07's
+// `seccomp` module compiled here as it is (the profiles, the BPF assembler
+// and interpreter, `Filter`, `install`). That module takes `check_arch`,
+// `decide` and `compare` from the crate's `filter` module, which here is
+// yours. You do not need to change this file.
 //
 // It keeps step07's contract: `ex07 [--security-opt seccomp=FILE|unconfined]
 // [-t] [-i] [-e KEY=VALUE] [--cap-add CAP] [--cap-drop CAP] [--memory SIZE]
 // [--cpus N] [--pids N] [--network veth|none] [--rootfs DIR]
 // [--hostname NAME] [-x] [COMMAND...]`, the command's exit status, 125 when
 // the runtime fails.
+//
+// The exercise builds on step06 only: step07's own filter is not part of it.
 
-/// What the runtime uses of step07's `seccomp` module, yours in place of
-/// the step's: step07's `container.rs` calls [`resolve`](seccomp::resolve)
-/// (`Config::from_options`), which reads the profile as step07 does and
-/// assembles the program with your functions (step07's `compile_with`),
-/// and hands it to the kernel with step07's `install`.
-mod seccomp {
-    pub use step07::seccomp::{Filter, SeccompOpt, install};
-    use step07::seccomp::Parts;
-
-    /// Your parts of the program (`src/filter.rs`).
-    pub const YOURS: Parts = Parts {
-        check_arch: crate::filter::check_arch,
-        decide: crate::filter::decide,
-    };
-
-    /// step07's `resolve`, assembling with [`YOURS`].
-    pub fn resolve(opt: &SeccompOpt, caps: &::caps::CapsHashSet) -> Result<Option<Filter>, String> {
-        step07::seccomp::resolve_with(YOURS, opt, caps)
-    }
-}
-use step07::{
+/// step07's `seccomp` module; its `pub use crate::filter::*` brings in your
+/// functions, and its `compile` assembles the program with them. Parts of
+/// it serve the later steps, or your functions once written: unused here.
+#[allow(dead_code)]
+#[path = "../../../steps/step07/src/seccomp/mod.rs"]
+mod seccomp;
+use step06::{
     caps, cgroup, clone_into_cgroup, devices, environ, masked, mount, net, pid, rootfs, tty, uts,
 };
 

@@ -20,7 +20,7 @@
 //!  ret <default>
 //! ```
 //!
-//! You write with step07's assembler, `step07::seccomp::bpf::Asm`:
+//! You write with step07's assembler, `crate::seccomp::bpf::Asm`:
 //! `asm.load(offset)` (A = a 32-bit word of `struct seccomp_data`: `bpf::NR`,
 //! `bpf::ARCH`, `bpf::arg_lo(i)`, `bpf::arg_hi(i)`), `asm.and(k)`,
 //! `asm.jump(JEQ | JGT | JGE, k, if_true, if_false)` where each target is
@@ -52,8 +52,8 @@
 //! `// SOLUTION:`. It is step07's own `check_arch`, `decide` and `compare`.
 
 // Given: what the steps above use.
-use step07::seccomp::bpf::{self, Asm, JEQ, JGE, JGT, Jump, Label, ret};
-use step07::seccomp::{Action, Arch, Cond, Op, Rule};
+use crate::seccomp::bpf::{self, Asm, JEQ, JGE, JGT, Jump, Label, ret};
+use crate::seccomp::{Action, Arch, Cond, Op, Rule};
 
 /// (1) Kills every call that is not of `arch`'s ABI (`seccomp_data.arch`
 /// other than `arch.audit`, or on x86_64 a number with `arch.x32_bit` set),

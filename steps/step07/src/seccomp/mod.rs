@@ -30,7 +30,12 @@ use std::collections::BTreeMap;
 use nix::errno::Errno;
 use workshop::sys::{SyscallError, call};
 
-use bpf::{Asm, JEQ, JGE, JGT, Jump, Label, ret, sock_filter};
+use bpf::{Asm, ret, sock_filter};
+
+/// The program's parts, [`check_arch`], [`decide`] and [`compare`], are the
+/// `filter` module's: re-exported here. A glob, so that exercise 7, whose
+/// `filter` module is the learner's, compiles this file as it is.
+pub use crate::filter::*;
 
 /// What the kernel does with a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,22 +156,22 @@ pub fn native() -> &'static Arch {
 }
 
 /// The functions a program is assembled from: [`check_arch`] and
-/// [`decide`] (which calls [`compare`]). step07 uses its own ([`STEP07`]);
-/// exercise 7 passes the learner's, and uses the rest of this module (the
-/// profiles, [`Filter`], [`install`]) as it is.
+/// [`decide`] (which calls [`compare`]), from the `filter` module: step07's
+/// own, or in exercise 7, which compiles this module as it is, the
+/// learner's. A test can pass others.
 #[derive(Debug, Clone, Copy)]
 pub struct Parts {
     pub check_arch: fn(&mut Asm, &Arch),
     pub decide: fn(&mut Asm, u32, &[Rule], Action),
 }
 
-/// step07's own [`Parts`].
+/// The `filter` module's [`Parts`].
 pub const STEP07: Parts = Parts { check_arch, decide };
 
 // ANCHOR: compile
 /// The whole program: the ABI check, one block per syscall of the policy,
-/// and the default for every call no block claims. The parts are step07's
-/// own ([`STEP07`]) or, in exercise 7, the learner's.
+/// and the default for every call no block claims, with the parts given
+/// ([`STEP07`]: the `filter` module's).
 pub fn compile_with(
     parts: Parts,
     policy: &Policy,
@@ -186,105 +191,6 @@ pub fn compile_with(
 pub fn compile(policy: &Policy, arch: &Arch) -> Result<Vec<sock_filter>, String> {
     compile_with(STEP07, policy, arch)
 }
-
-// ANCHOR: check_arch
-/// (1) Which ABI is calling? A syscall number means nothing without it: on
-/// x86_64, 2 is `open` for a 64-bit program, `fork` for an `int $0x80` call
-/// of the i386 ABI, and x32 programs call with bit 30 set. A filter that
-/// looks at the number alone can be walked around through another ABI, so
-/// the first instructions kill any call that is not of the native one.
-/// Leaves the syscall number in A.
-pub fn check_arch(asm: &mut Asm, arch: &Arch) {
-    let native = asm.label();
-    asm.load(bpf::ARCH);
-    asm.jump(JEQ, arch.audit, Jump::To(native), Jump::Next);
-    asm.ret(ret::KILL_PROCESS);
-    asm.place(native);
-    asm.load(bpf::NR);
-    if let Some(x32) = arch.x32_bit {
-        let native_numbers = asm.label();
-        asm.jump(JGE, x32, Jump::Next, Jump::To(native_numbers));
-        asm.ret(ret::KILL_PROCESS);
-        asm.place(native_numbers);
-    }
-}
-// ANCHOR_END: check_arch
-
-// ANCHOR: decide
-/// (2) One syscall's block. With its number in A: if A is not `nr`, go on
-/// to the next block with A untouched. If it is, try the rules in order:
-/// the first whose conditions all hold returns its action; when none does,
-/// the policy's default.
-pub fn decide(asm: &mut Asm, nr: u32, rules: &[Rule], default: Action) {
-    let next_syscall = asm.label();
-    asm.jump(JEQ, nr, Jump::Next, Jump::To(next_syscall));
-    for rule in rules {
-        let next_rule = asm.label();
-        for cond in &rule.conds {
-            compare(asm, cond, next_rule);
-        }
-        asm.ret(rule.action.ret());
-        asm.place(next_rule);
-        if rule.conds.is_empty() {
-            break; // the rules after one without conditions never run
-        }
-    }
-    if rules.last().is_none_or(|r| !r.conds.is_empty()) {
-        asm.ret(default.ret());
-    }
-    asm.place(next_syscall);
-}
-// ANCHOR_END: decide
-
-// ANCHOR: compare
-/// One 64-bit condition with 32-bit instructions: the high words first,
-/// then the low ones. Falls through when the condition holds, jumps to
-/// `fail` when it does not.
-pub fn compare(asm: &mut Asm, cond: &Cond, fail: Label) {
-    let (hi, lo) = ((cond.value >> 32) as u32, cond.value as u32);
-    let pass = asm.label();
-    let (f, p) = (Jump::To(fail), Jump::To(pass));
-    asm.load(bpf::arg_hi(cond.index));
-    match cond.op {
-        Op::Eq | Op::MaskedEq => {
-            let (want_hi, want_lo) = match cond.op {
-                Op::MaskedEq => ((cond.value_two >> 32) as u32, cond.value_two as u32),
-                _ => (hi, lo),
-            };
-            if cond.op == Op::MaskedEq {
-                asm.and(hi);
-            }
-            asm.jump(JEQ, want_hi, Jump::Next, f);
-            asm.load(bpf::arg_lo(cond.index));
-            if cond.op == Op::MaskedEq {
-                asm.and(lo);
-            }
-            asm.jump(JEQ, want_lo, p, f);
-        }
-        Op::Ne => {
-            asm.jump(JEQ, hi, Jump::Next, p);
-            asm.load(bpf::arg_lo(cond.index));
-            asm.jump(JEQ, lo, f, p);
-        }
-        // arg > value: a greater high word decides; an equal one leaves it
-        // to the low words. (>= is the same with JGE on the low word.)
-        Op::Gt | Op::Ge => {
-            asm.jump(JGT, hi, p, Jump::Next);
-            asm.jump(JEQ, hi, Jump::Next, f);
-            asm.load(bpf::arg_lo(cond.index));
-            asm.jump(if cond.op == Op::Gt { JGT } else { JGE }, lo, p, f);
-        }
-        // arg < value is !(arg >= value); arg <= value is !(arg > value).
-        Op::Lt | Op::Le => {
-            asm.jump(JGT, hi, f, Jump::Next);
-            asm.jump(JEQ, hi, Jump::Next, p);
-            asm.load(bpf::arg_lo(cond.index));
-            asm.jump(if cond.op == Op::Lt { JGE } else { JGT }, lo, f, p);
-        }
-    }
-    asm.place(pass);
-}
-// ANCHOR_END: compare
 
 /// A compiled filter and what it was made from.
 #[derive(Debug, Clone)]

@@ -31,7 +31,8 @@ use std::time::Duration;
 
 pub mod checksum;
 pub mod cleanup;
-mod download;
+/// Public for `cargo xtask kit`, which fetches both pinned tarballs with it.
+pub mod download;
 pub mod pinned;
 pub mod progress;
 pub mod unpack;

@@ -9,6 +9,7 @@ mod bench;
 mod bench_grader;
 mod book;
 mod escape;
+mod kit;
 mod soak;
 mod teeth;
 mod test;
@@ -43,6 +44,8 @@ enum Command {
     Escape(escape::Args),
     /// Prove the exercises' tests have teeth: starters fail, solutions pass.
     Teeth,
+    /// Build the offline kit for a classroom: vendored crates, the book, both Alpine tarballs, the Vagrant box.
+    Kit(kit::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Command::Escape(args) => escape::run(args),
         Command::Soak(args) => soak::run(args),
         Command::Teeth => teeth::run(),
+        Command::Kit(args) => kit::run(args),
     }
 }
 

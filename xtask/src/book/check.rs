@@ -629,7 +629,7 @@ fn recording_problems(src: &Path, pages: &[PathBuf]) -> Result<Vec<String>> {
 }
 
 /// The mdbook to use: `$MDBOOK`, then `mdbook` on `$PATH`, then `~/.cargo/bin/mdbook`.
-fn mdbook() -> Result<PathBuf> {
+pub(crate) fn mdbook() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("MDBOOK").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 pub use browser::{browser_check, browser_check_at};
+pub(crate) use check::mdbook;
 pub use check::{check, check_at};
 pub use record::{RECORDINGS, record};
 

@@ -8,6 +8,7 @@
 mod bench;
 mod bench_grader;
 mod book;
+mod breakit;
 mod escape;
 mod kit;
 mod soak;
@@ -38,6 +39,8 @@ enum Command {
     LabCheck,
     /// The book: check it, record the steps' outputs, load it in a browser.
     Book(book::Args),
+    /// Run the book's "Break it" bullets: each patched step against its recorded outcome.
+    BreakIt(breakit::Args),
     /// Run step06 under load and faults; check that nothing leaks.
     Soak(soak::Args),
     /// The escape lab: every attack against every step; step06 must block all.
@@ -56,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Command::VmTest(args) => vm::run(args),
         Command::LabCheck => vm::lab_check(),
         Command::Book(args) => book::run(args),
+        Command::BreakIt(args) => breakit::run(args),
         Command::Escape(args) => escape::run(args),
         Command::Soak(args) => soak::run(args),
         Command::Teeth => teeth::run(),

@@ -78,6 +78,11 @@ fn phases() -> Vec<Phase> {
             argv: tests,
         },
         Phase {
+            name: "break-it",
+            what: "every \"Break it\" of the book: the patched step run against its recorded outcome",
+            argv: xtask(&["break-it"]),
+        },
+        Phase {
             name: "teeth",
             what: "every exercise as shipped fails its tests, every solution passes them",
             argv: xtask(&["teeth"]),

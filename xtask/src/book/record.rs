@@ -698,6 +698,19 @@ fn experiment(rec: &Recording, bin: &Path, ctx: &Ctx, probes: &[&str]) -> Result
             let comm = fs::read_to_string(format!("/proc/{command}/comm")).ok()?;
             (comm.trim() == expected).then_some(())
         })?;
+        // step01's process is the command itself once it has exec'd: pgrep
+        // finds it by the command's name, not by step01's. The line is run,
+        // and must find the pid it says.
+        let name = if rec.bin == "step01" {
+            expected
+        } else {
+            rec.bin
+        };
+        let found = Command::new("pgrep").args(["-n", name]).output()?;
+        let found = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        if found != pid.to_string() {
+            bail!("`pgrep -n {name}` found {found:?}, not the container's {pid}");
+        }
         let mut out = format!(
             "\n# in a second shell on the host{}:\n$ PID=$(pgrep -n {})       # the container's {}; here {pid}\n",
             if rec.who.user {
@@ -705,7 +718,7 @@ fn experiment(rec: &Recording, bin: &Path, ctx: &Ctx, probes: &[&str]) -> Result
             } else {
                 ""
             },
-            rec.bin,
+            name,
             if rec.bin == "step01" {
                 "process"
             } else {

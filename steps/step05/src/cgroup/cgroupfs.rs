@@ -327,8 +327,9 @@ pub fn write_hint(path: &Path, value: &str, errno: Errno) -> Option<String> {
              in its cgroup.subtree_control)"
                 .to_owned()
         }
-        ("memory.max" | "memory.limit_in_bytes", EBUSY) => {
-            "the cgroup already uses more memory than this limit and the kernel could not reclaim it"
+        ("memory.limit_in_bytes", EBUSY) => {
+            "(cgroup v1) the cgroup already uses more memory than this limit and the kernel \
+             could not reclaim it; v2's memory.max never says EBUSY: it reclaims, then OOM-kills"
                 .to_owned()
         }
         ("memory.memsw.limit_in_bytes", EINVAL) => {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# PATCH: only capset, and no PR_SET_NO_NEW_PRIVS either.
+# What the command gets, seen from inside: its capability sets, no_new_privs,
+# and whether it may do what Docker's set forbids (hostname needs
+# CAP_SYS_ADMIN).
+set -euo pipefail
+# shellcheck disable=SC2016 # expanded inside the container
+look='grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; hostname x 2>/dev/null && echo "hostname x: works" || echo "hostname x: fails"'
+echo "control:"
+"$BREAKIT_CONTROL" sh -c "$look" | sed 's/^/  /'
+echo "patched:"
+"$BREAKIT_BIN" sh -c "$look" | sed 's/^/  /'

@@ -191,6 +191,8 @@ const LONG_HOSTNAME: &str = "a-hostname-that-is-longer-than-the-sixty-four-bytes
 /// Every recorded output of the book, in chapter order.
 pub const RECORDINGS: &[Recording] = &[
     rec("doctor.txt", "cargo run -q -p doctor", "doctor", &[]).no_rootfs().with_status(),
+    // chapter 0: the whole runtime on one page; `{rootfs}` becomes the rootfs the recording uses
+    rec("minimal.txt", "cargo run -q -p minimal -- /var/lib/contain-rs-workshop/rootfs sh -c 'hostname; ps; ls /; ip link; exit 3'", "minimal", &["{rootfs}", "sh", "-c", "hostname; ps; ls /; ip link; exit 3"]).with_status(),
     rec("intro-step06.txt", "cargo run -q -p step06 -- --memory 64m --pids 32 --hostname web-1 sh -c 'hostname; ps; ip -o -4 addr'", "step06", &["--memory", "64m", "--pids", "32", "--hostname", "web-1", "sh", "-c", "hostname; ps; ip -o -4 addr"]),
     // chapter 1
     rec("step01-hostname.txt", "cargo run -q -p step01 -- -x --hostname box-1 hostname", "step01", &["-x", "--hostname", "box-1", "hostname"]),
@@ -539,7 +541,9 @@ fn record_one(rec: &Recording, bin: &Path, ctx: &Ctx) -> Result<String> {
                     c
                 }
             };
-            cmd.args(rec.args);
+            // `minimal` takes the rootfs as its first argument, not from the environment.
+            let path = rootfs.display().to_string();
+            cmd.args(rec.args.iter().map(|a| a.replace("{rootfs}", &path)));
             let (output, code) = run_merged(cmd, rec.rootfs.then_some(rootfs))?;
             rec.keep(&output, &mut text);
             if let How::After(probes) = rec.how {

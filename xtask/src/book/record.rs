@@ -203,6 +203,7 @@ pub const RECORDINGS: &[Recording] = &[
         "lsns --type uts --output NS,TYPE,NPROCS,PID,COMMAND",
     ]),
     // chapter 2
+    rec("step01-host-pids.txt", "cargo run -q -p step01 -- sh -c 'echo \"my PID is $$\"; ps -e | wc -l; ps -o pid,comm -p 2,$$'", "step01", &["sh", "-c", "echo \"my PID is $$\"; ps -e | wc -l; ps -o pid,comm -p 2,$$"]).no_rootfs(),
     rec("step02-ps.txt", "cargo run -q -p step02 -- -x ps", "step02", &["-x", "ps"]),
     rec("step02-status.txt", "cargo run -q -p step02 -- sh -c 'sleep 1 & exit 3'", "step02", &["sh", "-c", "sleep 1 & exit 3"]).with_status(),
     rec("step02-experiment.txt", "cargo run -q -p step02 -- sleep 5", "step02", &["sleep", "5"]).probing(&[
@@ -212,6 +213,7 @@ pub const RECORDINGS: &[Recording] = &[
         "nsenter --target $PID --pid --mount ps -o pid,comm",
     ]),
     // chapter 3
+    rec("step02-host-root.txt", "cargo run -q -p step02 -- sh -c 'grep PRETTY_NAME /etc/os-release; ls /usr/bin | wc -l; which apt-get'", "step02", &["sh", "-c", "grep PRETTY_NAME /etc/os-release; ls /usr/bin | wc -l; which apt-get"]).no_rootfs(),
     rec("step03-ls.txt", "cargo run -q -p step03 -- -x ls /", "step03", &["-x", "ls", "/"]),
     rec("step03-mounts.txt", "cargo run -q -p step03 -- cat /proc/self/mountinfo", "step03", &["cat", "/proc/self/mountinfo"]),
     rec("step03-experiment.txt", "cargo run -q -p step03 -- sleep 5", "step03", &["sleep", "5"]).probing(&[
@@ -232,6 +234,7 @@ pub const RECORDINGS: &[Recording] = &[
     rec("error-registry-down.txt", "cargo run -q -p step08 -- --image 127.0.0.1:9/nothing:1 true", "step08", &["--image", "127.0.0.1:9/nothing:1", "true"]).with_status().no_rootfs(),
     rec("error-bad-profile.txt", "cargo run -q -p step07 -- --security-opt seccomp=/etc/hostname true", "step07", &["--security-opt", "seccomp=/etc/hostname", "true"]).with_status(),
     // chapter 4
+    rec("step03-host-net.txt", "cargo run -q -p step03 -- ip link | grep ': <'", "step03", &["ip", "link"]).grep(": <"),
     rec("step04-ip.txt", "cargo run -q -p step04 -- -x ip addr", "step04", &["-x", "ip", "addr"]),
     rec("step04-ping.txt", "cargo run -q -p step04 -- ping -c 1 host", "step04", &["ping", "-c", "1", "host"]),
     rec("step04-none.txt", "cargo run -q -p step04 -- --network none ip addr", "step04", &["--network", "none", "ip", "addr"]),
@@ -242,6 +245,10 @@ pub const RECORDINGS: &[Recording] = &[
         "nsenter --target $PID --net ip route",
     ]),
     // chapter 5
+    rec("step04-no-limits.txt", "cargo run -q -p step04 -- sleep 5", "step04", &["sleep", "5"]).probing(&[
+        "cmp /proc/$PID/cgroup /proc/self/cgroup && echo 'the same cgroups as this shell'",
+        "find /sys/fs/cgroup -path \"*/contain-rs-workshop/ws-$RUNTIME\" | wc -l",
+    ]),
     rec("step05-limits.txt", "cargo run -q -p step05 -- -x --memory 64m --cpus 0.5 --pids 32 true", "step05", &["-x", "--memory", "64m", "--cpus", "0.5", "--pids", "32", "true"]),
     rec("step05-oom.txt", "cargo run -q -p step05 -- --memory 16m sh -c 'x=$(head -c 64m /dev/zero | tr \"\\0\" a); echo ${#x}'", "step05", &["--memory", "16m", "sh", "-c", "x=$(head -c 64m /dev/zero | tr \"\\0\" a); echo ${#x}"]).with_status(),
     rec("step05-pids.txt", "cargo run -q -p step05 -- --pids 8 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait'", "step05", &["--pids", "8", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait"]).with_status(),
@@ -250,6 +257,7 @@ pub const RECORDINGS: &[Recording] = &[
         "find /sys/fs/cgroup -path \"*/contain-rs-workshop/ws-$RUNTIME/*\" \\( -name memory.max -o -name memory.limit_in_bytes -o -name cpu.max -o -name cpu.cfs_quota_us -o -name 'pids.*' \\) -exec grep -H . {} +",
     ]),
     // chapter 6
+    rec("step05-all-caps.txt", "cargo run -q -p step05 -- sh -c 'grep CapEff /proc/self/status; hostname x && hostname; mount -t tmpfs none /mnt && grep /mnt /proc/mounts'", "step05", &["sh", "-c", "grep CapEff /proc/self/status; hostname x && hostname; mount -t tmpfs none /mnt && grep /mnt /proc/mounts"]),
     rec("step06-caps.txt", "cargo run -q -p step06 -- -x --network none grep -E 'Cap|NoNewPrivs' /proc/self/status", "step06", &["-x", "--network", "none", "grep", "-E", "Cap|NoNewPrivs", "/proc/self/status"]),
     rec("step06-hostname.txt", "cargo run -q -p step06 -- hostname x", "step06", &["hostname", "x"]).with_status(),
     rec("step06-cap-add.txt", "cargo run -q -p step06 -- --cap-add SYS_ADMIN sh -c 'hostname x && hostname'", "step06", &["--cap-add", "SYS_ADMIN", "sh", "-c", "hostname x && hostname"]),

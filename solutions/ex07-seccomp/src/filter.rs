@@ -7,7 +7,7 @@
 //! action and, per syscall number, rules: argument conditions and an
 //! action), and hands the finished program to the kernel with
 //! `seccomp(SECCOMP_SET_MODE_FILTER)` last thing before `execve`. The
-//! program itself is yours: step07's `compile_with` calls your
+//! program itself is yours: step07's `compile` calls your
 //! [`check_arch`] once, your [`decide`] once per syscall of the policy, then
 //! ends with `ret <default>`:
 //!

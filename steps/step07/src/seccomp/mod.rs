@@ -155,42 +155,22 @@ pub fn native() -> &'static Arch {
     return &AARCH64;
 }
 
-/// The functions a program is assembled from: [`check_arch`] and
-/// [`decide`] (which calls [`compare`]), from the `filter` module: step07's
-/// own, or in exercise 7, which compiles this module as it is, the
-/// learner's. A test can pass others.
-#[derive(Debug, Clone, Copy)]
-pub struct Parts {
-    pub check_arch: fn(&mut Asm, &Arch),
-    pub decide: fn(&mut Asm, u32, &[Rule], Action),
-}
-
-/// The `filter` module's [`Parts`].
-pub const STEP07: Parts = Parts { check_arch, decide };
-
 // ANCHOR: compile
-/// The whole program: the ABI check, one block per syscall of the policy,
-/// and the default for every call no block claims, with the parts given
-/// ([`STEP07`]: the `filter` module's).
-pub fn compile_with(
-    parts: Parts,
-    policy: &Policy,
-    arch: &Arch,
-) -> Result<Vec<sock_filter>, String> {
+/// The whole program: the ABI check ([`check_arch`]), one block per
+/// syscall of the policy ([`decide`], which calls [`compare`]), and the
+/// default for every call no block claims. The parts are the `filter`
+/// module's: step07's own or, in exercise 7, which compiles this module as
+/// it is, the learner's.
+pub fn compile(policy: &Policy, arch: &Arch) -> Result<Vec<sock_filter>, String> {
     let mut asm = Asm::new();
-    (parts.check_arch)(&mut asm, arch);
+    check_arch(&mut asm, arch);
     for (&nr, syscall) in &policy.syscalls {
-        (parts.decide)(&mut asm, nr, &syscall.rules, policy.default);
+        decide(&mut asm, nr, &syscall.rules, policy.default);
     }
     asm.ret(policy.default.ret());
     asm.finish()
 }
 // ANCHOR_END: compile
-
-/// [`compile_with`] with step07's own parts.
-pub fn compile(policy: &Policy, arch: &Arch) -> Result<Vec<sock_filter>, String> {
-    compile_with(STEP07, policy, arch)
-}
 
 /// A compiled filter and what it was made from.
 #[derive(Debug, Clone)]
@@ -204,12 +184,7 @@ pub struct Filter {
 impl Filter {
     /// Compiles `policy` for the native architecture.
     pub fn new(policy: Policy, unknown: Vec<String>) -> Result<Filter, String> {
-        Filter::with(STEP07, policy, unknown)
-    }
-
-    /// [`Filter::new`], with the [`Parts`] given.
-    pub fn with(parts: Parts, policy: Policy, unknown: Vec<String>) -> Result<Filter, String> {
-        let program = compile_with(parts, &policy, native())?;
+        let program = compile(&policy, native())?;
         Ok(Filter {
             program,
             policy,
@@ -382,15 +357,6 @@ pub fn parse_security_opt(s: &str) -> Result<SecurityOpt, String> {
 /// the profile given, or none for `seccomp=unconfined` (the last
 /// `--security-opt` counts). Errors are one line naming the field.
 pub fn resolve(opt: &SeccompOpt, caps: &::caps::CapsHashSet) -> Result<Option<Filter>, String> {
-    resolve_with(STEP07, opt, caps)
-}
-
-/// [`resolve`], with the [`Parts`] given.
-pub fn resolve_with(
-    parts: Parts,
-    opt: &SeccompOpt,
-    caps: &::caps::CapsHashSet,
-) -> Result<Option<Filter>, String> {
     let profile = match opt.security_opt.last() {
         Some(SecurityOpt::Unconfined) => return Ok(None),
         Some(SecurityOpt::Profile(path)) => profile::load(path)?,
@@ -402,7 +368,7 @@ pub fn resolve_with(
         kernel: kernel_version(),
     };
     let (policy, unknown) = profile.resolve(&ctx);
-    Filter::with(parts, policy, unknown).map(Some)
+    Filter::new(policy, unknown).map(Some)
 }
 
 /// The book's listing: the start and the end of the program Docker's

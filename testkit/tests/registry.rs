@@ -89,8 +89,15 @@ fn token_registry_demands_a_token_and_accepts_ours() {
     let (code, head, body) = http_get(reg.addr(), path, Some(token)).unwrap();
     assert_eq!(code, 200, "{head} {}", reg.log());
     assert_eq!(oci::digest(&body), digest);
-    // A forged token is refused.
-    let forged = format!("{}x", &token[..token.len() - 1]);
+    // A forged token is refused. The signature's last base64 character
+    // carries only two bits of a 256-byte RSA signature and a lenient decoder
+    // drops the rest, so changing it may forge nothing: change one in the
+    // middle of the signature, where all six bits count.
+    let sig_at = token.rfind('.').unwrap() + 1;
+    let mid = sig_at + (token.len() - sig_at) / 2;
+    let swap = if &token[mid..=mid] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swap}{}", &token[..mid], &token[mid + 1..]);
+    assert_ne!(forged, token);
     let (code, _, _) = http_get(reg.addr(), path, Some(&forged)).unwrap();
     assert_eq!(code, 401);
 }

@@ -233,60 +233,51 @@ pub fn fetch_alpine(from: Option<&str>, pins: &[Pin], dest: &Path) -> Result<()>
         let target = dest.join(name);
         let mut out =
             File::create(&target).with_context(|| format!("cannot create {}", target.display()))?;
-        let (shown, received) = match from {
-            Some(base) if base.starts_with("http://") || base.starts_with("https://") => {
-                let url = format!("{}/{name}", base.trim_end_matches('/'));
-                let got = download::from_url(
-                    &url,
-                    &mut out,
-                    checksum.hasher(),
-                    rootfs_fetcher::DEFAULT_TIMEOUT,
-                    rootfs_fetcher::DEFAULT_MAX_BYTES,
-                    &reporter,
-                )
-                .map_err(|e| {
-                    anyhow::anyhow!("{}; is {base} the mirror with both tarballs?", unhinted(&e))
-                });
-                (url, got)
+        // A local directory is read; otherwise the tarball comes over HTTP,
+        // from the mirror given or from Alpine itself, and a failure says
+        // what to try next.
+        let local = from.filter(|f| !f.starts_with("http://") && !f.starts_with("https://"));
+        let (shown, received) = if let Some(dir) = local {
+            let path = Path::new(dir).join(name);
+            if !path.is_file() {
+                bail!(
+                    "{} is missing: --alpine-from {dir} must hold both tarballs by their own names; \
+                     copy it from {} (SHA-512 {})",
+                    path.display(),
+                    pin.url,
+                    rootfs_fetcher::checksum::abbrev(&pin.sha512)
+                );
             }
-            Some(dir) => {
-                let path = Path::new(dir).join(name);
-                if !path.is_file() {
-                    bail!(
-                        "{} is missing: --alpine-from {dir} must hold both tarballs by their own names; \
-                         copy it from {} (SHA-512 {})",
-                        path.display(),
-                        pin.url,
-                        rootfs_fetcher::checksum::abbrev(&pin.sha512)
-                    );
-                }
-                let got = download::from_file(
-                    &path,
-                    &mut out,
-                    checksum.hasher(),
-                    rootfs_fetcher::DEFAULT_MAX_BYTES,
-                    &reporter,
-                )
-                .map_err(anyhow::Error::from);
-                (path.display().to_string(), got)
-            }
-            None => {
-                let got = download::from_url(
-                    &pin.url,
-                    &mut out,
-                    checksum.hasher(),
-                    rootfs_fetcher::DEFAULT_TIMEOUT,
-                    rootfs_fetcher::DEFAULT_MAX_BYTES,
-                    &reporter,
-                )
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}; without Alpine's servers, pass --alpine-from DIR_OR_URL (a mirror, or a directory with both tarballs)",
-                        unhinted(&e)
-                    )
-                });
-                (pin.url.clone(), got)
-            }
+            let got = download::from_file(
+                &path,
+                &mut out,
+                checksum.hasher(),
+                rootfs_fetcher::DEFAULT_MAX_BYTES,
+                &reporter,
+            )
+            .map_err(anyhow::Error::from);
+            (path.display().to_string(), got)
+        } else {
+            let (url, hint) = match from {
+                Some(base) => (
+                    format!("{}/{name}", base.trim_end_matches('/')),
+                    format!("is {base} the mirror with both tarballs?"),
+                ),
+                None => (
+                    pin.url.clone(),
+                    "without Alpine's servers, pass --alpine-from DIR_OR_URL (a mirror, or a directory with both tarballs)".to_owned(),
+                ),
+            };
+            let got = download::from_url(
+                &url,
+                &mut out,
+                checksum.hasher(),
+                rootfs_fetcher::DEFAULT_TIMEOUT,
+                rootfs_fetcher::DEFAULT_MAX_BYTES,
+                &reporter,
+            )
+            .map_err(|e| anyhow::anyhow!("{}; {hint}", unhinted(&e)));
+            (url, got)
         };
         let received = received?;
         if received.digest != checksum.hex() {

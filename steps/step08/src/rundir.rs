@@ -90,25 +90,35 @@ impl Drop for RunDir {
     }
 }
 
-/// Removes every `ws-<pid>` in `dir` whose process no longer runs: what a
-/// run killed with SIGKILL left behind. A directory of a live run is never
-/// touched; one whose PID was reused by now is left for a later sweep.
-fn sweep_stale(dir: &Path) {
+/// The `ws-<pid>` directories in `dir` whose process is gone
+/// (`kill(pid, 0)` answers ESRCH): what runs killed with SIGKILL left
+/// behind. A live run's directory is never among them, not even another
+/// user's (EPERM); one whose PID was reused by now is left for a later
+/// sweep.
+pub fn stale_runs(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return Vec::new();
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("ws-"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-        if !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("ws-"))
+                .and_then(|p| p.parse::<i32>().ok());
+            pid.is_some_and(|pid| {
+                let pid = nix::unistd::Pid::from_raw(pid);
+                nix::sys::signal::kill(pid, None) == Err(nix::errno::Errno::ESRCH)
+            })
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Removes every [`stale_runs`] directory of `dir`.
+fn sweep_stale(dir: &Path) {
+    for path in stale_runs(dir) {
+        let _ = std::fs::remove_dir_all(path);
     }
 }

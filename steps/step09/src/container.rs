@@ -558,32 +558,13 @@ fn remove_run_dir(run_dir: &RunDir, maps: Option<&Maps>) -> anyhow::Result<()> {
 }
 // ANCHOR_END: remove_run_dir
 
-/// What killed runs left: every `ws-<pid>` whose process is gone, removed
-/// as [`remove_run_dir`] does (step08's own sweep cannot remove files of
-/// subordinate IDs).
+/// What killed runs left ([`overlay::stale_runs`]): their user-mode
+/// network stopped, their directories removed as [`remove_run_dir`] does
+/// (step08's own sweep cannot remove files of subordinate IDs).
 fn sweep_stale(dir: &Path, maps: &Maps) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("ws-"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let pid = nix::unistd::Pid::from_raw(pid);
-        let gone = matches!(
-            nix::sys::signal::kill(pid, None),
-            Err(nix::errno::Errno::ESRCH)
-        );
-        let path = entry.path();
-        if gone {
-            rootless::stop_stale_pasta(&path);
-        }
-        if gone && std::fs::remove_dir_all(&path).is_err() && !nix::unistd::geteuid().is_root() {
+    for path in overlay::stale_runs(dir) {
+        rootless::stop_stale_pasta(&path);
+        if std::fs::remove_dir_all(&path).is_err() && !nix::unistd::geteuid().is_root() {
             let _ = userns::run_as_root_of(maps, move || Ok(std::fs::remove_dir_all(&path)?));
         }
     }

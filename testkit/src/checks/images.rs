@@ -60,6 +60,11 @@ pub const CHECKS: &[Check] = &[
         run: container_dir_emptied_after_sigterm,
     },
     Check {
+        name: "overlay::container_dir_swept_after_sigkill",
+        since: 8,
+        run: container_dir_swept_after_sigkill,
+    },
+    Check {
         name: "images::config_is_honoured",
         since: 8,
         run: config_is_honoured,
@@ -731,6 +736,50 @@ pub fn container_dir_emptied_after_sigterm(t: &Target) -> Result<(), String> {
         }
     }
     d.containers_clean("after SIGTERM to the runtime")
+}
+
+/// SIGKILL of the runtime leaves its ws-<pid> behind (nothing of the
+/// runtime runs then: the positive control); the next run removes it, and
+/// leaves alone the ws-<pid> of a runtime that still runs.
+pub fn container_dir_swept_after_sigkill(t: &Target) -> Result<(), String> {
+    let d = Dirs::new()?;
+    let rootfs = t.rootfs.clone().ok_or("chapter 8 checks need a rootfs")?;
+    let script = ["sh", "-c", "echo x > /tmp/f; echo ready; exec sleep 30"];
+    let (mut killed, rx) = spawn_lines(d.rootfs_cmd(t, &rootfs, &script))?;
+    until_ready(&rx)?;
+    let (live, rx) = spawn_lines(d.rootfs_cmd(t, &rootfs, &script))?;
+    until_ready(&rx)?;
+    let live_ws = format!("ws-{}", live.0.as_ref().map(Child::id).unwrap_or(0));
+    if let Some(mut c) = killed.0.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let entries = |d: &Dirs| -> Result<BTreeSet<String>, String> {
+        Ok(std::fs::read_dir(&d.containers)
+            .map_err(err)?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
+    };
+    let left = entries(&d)?;
+    if left.len() != 2 {
+        return Err(format!(
+            "after kill -9 of one of two runtimes, --container-dir held {left:?}, expected \
+             both ws-<pid> (a runtime killed with SIGKILL cannot clean up)"
+        ));
+    }
+    let out = d.run_rootfs(t, &rootfs, &["true"])?;
+    expect_code(&out, 0, "the run after a kill -9")?;
+    let after = entries(&d)?;
+    if after != BTreeSet::from([live_ws.clone()]) {
+        return Err(format!(
+            "after kill -9 of a runtime and another run, --container-dir held {after:?}, \
+             expected only {live_ws} of the runtime still running: at start, remove every \
+             ws-<pid> whose process is gone (kill(pid, 0) fails with ESRCH), and only those"
+        ));
+    }
+    drop(live);
+    d.containers_clean("after the last container ended")
 }
 
 /// A setup that fails halfway (125) and a missing command (127) leave

@@ -182,7 +182,8 @@ macro_rules! chapter_groups {
         $crate::chapter_groups!($bin, $step, 7);
         $crate::check_group!($bin, $step, overlay: root_is_an_overlay, writes_end_with_the_run,
             base_rootfs_unchanged, concurrent_runs_see_own_writes, container_dir_used_then_emptied,
-            container_dir_emptied_after_failure, container_dir_emptied_after_sigterm);
+            container_dir_emptied_after_failure, container_dir_emptied_after_sigterm,
+            container_dir_swept_after_sigkill);
         $crate::check_group!($bin, $step, images: config_is_honoured, user_name_from_image_passwd,
             unknown_user_is_125,
             command_replaces_cmd_keeps_entrypoint, layers_whiteouts_and_links,

@@ -42,7 +42,17 @@ pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
         ]),
     ),
     ("ex05", None),
-    ("ex06", None),
+    (
+        "ex06",
+        Some(&[
+            "src/container.rs",
+            "src/caps.rs",
+            "src/devices.rs",
+            "src/environ.rs",
+            "src/masked.rs",
+            "src/tty.rs",
+        ]),
+    ),
     (
         "ex07",
         Some(&[

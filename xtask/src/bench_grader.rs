@@ -69,9 +69,13 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
         "ex05-cgroup",
         &[("src/limits.rs", "solutions/ex05-cgroup/src/limits.rs")],
     ),
+    // Exercise 6's solution compiles step06's own `privileges.rs` and `dev.rs`.
     (
         "ex06-caps",
-        &[("src/privileges.rs", "solutions/ex06-caps/src/privileges.rs")],
+        &[
+            ("src/privileges.rs", "steps/step06/src/privileges.rs"),
+            ("src/dev.rs", "steps/step06/src/dev.rs"),
+        ],
     ),
     (
         "ex07-seccomp",

@@ -12,13 +12,13 @@
 //!   (`devices::ALLOWED`: mknod of anything; read/write of the harmless
 //!   nodes and of the container's own terminals) on the cgroup. The kernel
 //!   asks the cgroup on every open and every mknod of a device node.
+//!   `cgroup.mode()` says how (`Mode::V2`, `Mode::Hybrid`, `Mode::V1`):
 //!   - cgroup v1 (and hybrid): [`restrict_v1`], in the cgroup's directory
 //!     of the `devices` hierarchy (`devices::devices_dir`).
 //!   - cgroup v2 has no such files: an eBPF program built from the rules
 //!     is attached to the cgroup. `devices::restrict_v2(fd, rules)` builds,
 //!     loads and attaches it (given); it takes the cgroup directory open
 //!     (`devices::open_cgroup_dir`).
-//!   `cgroup.mode()` says which (`Mode::V2`, `Mode::Hybrid`, `Mode::V1`).
 //! - [`restrict_v1`]: first `a` into `devices.deny` (nothing at all), then
 //!   one line per rule into `devices.allow` (a `Rule` displays as the line
 //!   the file takes: `c 1:3 rwm`). Use `devices::write(path, value)`: it

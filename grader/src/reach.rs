@@ -32,9 +32,27 @@ pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
         "ex03",
         Some(&["src/container.rs", "src/mount.rs", "src/rootfs.rs"]),
     ),
-    ("ex04", None),
+    (
+        "ex04",
+        Some(&[
+            "src/container.rs",
+            "src/net.rs",
+            "src/net/etc.rs",
+            "src/net/rtnl.rs",
+        ]),
+    ),
     ("ex05", None),
-    ("ex06", None),
+    (
+        "ex06",
+        Some(&[
+            "src/container.rs",
+            "src/caps.rs",
+            "src/devices.rs",
+            "src/environ.rs",
+            "src/masked.rs",
+            "src/tty.rs",
+        ]),
+    ),
     (
         "ex07",
         Some(&[

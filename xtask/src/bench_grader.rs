@@ -63,17 +63,19 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
         "ex03-mount",
         &[("src/pivot.rs", "solutions/ex03-mount/src/pivot.rs")],
     ),
-    (
-        "ex04-net",
-        &[("src/wire.rs", "solutions/ex04-net/src/wire.rs")],
-    ),
+    // Exercise 4's solution compiles step04's own `wire.rs`.
+    ("ex04-net", &[("src/wire.rs", "steps/step04/src/wire.rs")]),
     (
         "ex05-cgroup",
         &[("src/limits.rs", "solutions/ex05-cgroup/src/limits.rs")],
     ),
+    // Exercise 6's solution compiles step06's own `privileges.rs` and `dev.rs`.
     (
         "ex06-caps",
-        &[("src/privileges.rs", "solutions/ex06-caps/src/privileges.rs")],
+        &[
+            ("src/privileges.rs", "steps/step06/src/privileges.rs"),
+            ("src/dev.rs", "steps/step06/src/dev.rs"),
+        ],
     ),
     (
         "ex07-seccomp",

@@ -1,28 +1,23 @@
 // The runtime around your code, shared by the exercise and its solution
-// (`include!`d by both `main.rs`): step04's `main.rs`, plus a `net` module
-// that is step04's with your `setup_container` in place of its own. You do
-// not need to change this file.
+// (`include!`d by both `main.rs`): step04's `main.rs`. step04's
+// `container.rs` calls `net::setup_host` and `net::setup_container`, and
+// step04's `net` calls your `wire` (`crate::wire`). You do not need to
+// change this file.
 //
 // It keeps step04's contract: `ex04 [--network veth|none] [--rootfs DIR]
 // [--hostname NAME] [-x] [COMMAND...]`, the command's exit status, 125 when
 // the runtime fails.
+//
+// The exercise builds on step03 only: step04's own `wire` is not part of it.
 
-/// step04's `net` module, with your
-/// [`setup_container`](crate::wire::setup_container) in place of the step's:
-/// step04's `container.rs` calls `net::setup_container` in the container.
-mod net {
-    // The explicit `use` shadows the `setup_container` the glob brings in.
-    pub use crate::wire::setup_container;
-    pub use step04::net::*;
-}
-use step04::{mount, pid, rootfs, uts};
+use step03::{mount, pid, rootfs, uts};
 
 use clap::Parser;
 
 /// Runs COMMAND in its own network namespace too: with `--network veth`
-/// (the default) it gets eth0 at 10.200.x.2/30 (your code), wired to a host
-/// end at 10.200.x.1 that is called `host` inside; with `--network none`,
-/// only lo (exercise 4).
+/// (the default) it gets eth0 at 10.200.x.2/30, wired to a host end at
+/// 10.200.x.1 that is called `host` inside (both ends: your code); with
+/// `--network none`, only lo (exercise 4).
 #[derive(Parser, Debug)]
 #[command(name = env!("CARGO_BIN_NAME"), version)]
 struct Args {

@@ -1,10 +1,31 @@
-//! Exercise 6: less privilege. Your code goes in `src/privileges.rs`; you
-//! do not need to change this file. The rest of the runtime is step06's
-//! own: its parent/child dance (`steps/step06/src/container.rs`, compiled
-//! here as it is) and its `main.rs` (in `src/runtime.rs`).
+//! Exercise 6: less privilege. Your code goes in `src/privileges.rs` (the
+//! command's capability sets) and `src/dev.rs` (`/dev` locked); you do not
+//! need to change this file. The rest of the runtime is step06's own: its
+//! parent/child dance (`steps/step06/src/container.rs`) and its other
+//! modules (`caps.rs`, `devices.rs`, `environ.rs`, `masked.rs`, `tty.rs`),
+//! compiled here as they are with your two modules in place of step06's,
+//! and its `main.rs` (in `src/runtime.rs`).
 
+// step06's `caps` and `devices` call your modules and re-export them. Some
+// of their items serve only later steps or the tests.
+#[allow(dead_code)]
+#[path = "../../../steps/step06/src/caps.rs"]
+mod caps;
 #[path = "../../../steps/step06/src/container.rs"]
 mod container;
+mod dev;
+#[allow(dead_code)]
+#[path = "../../../steps/step06/src/devices.rs"]
+mod devices;
+#[allow(dead_code)]
+#[path = "../../../steps/step06/src/environ.rs"]
+mod environ;
+#[allow(dead_code)]
+#[path = "../../../steps/step06/src/masked.rs"]
+mod masked;
 mod privileges;
+#[allow(dead_code)]
+#[path = "../../../steps/step06/src/tty.rs"]
+mod tty;
 
 include!("runtime.rs");

@@ -20,7 +20,9 @@
 #[allow(dead_code, unused_imports)]
 #[path = "../../../steps/step05/src/cgroup/mod.rs"]
 mod cgroup;
-/// step05's `IntoCgroup`, for which you write `CloneExtra`.
+/// step05's `IntoCgroup`, for which you write `CloneExtra` (with its
+/// `CLONE_INTO_CGROUP`, unused until you do).
+#[allow(dead_code)]
 #[path = "../../../steps/step05/src/clone_into_cgroup.rs"]
 mod clone_into_cgroup;
 use step04::{mount, net, pid, rootfs, uts};

@@ -23,8 +23,8 @@
 //!
 //! Which directories to make and which files to write, v2 and v1, and how
 //! the child starts inside, are the chapter's answer: `src/leaf.rs`,
-//! re-exported here. The rest of the module is around it:
-//! [`limits`](LimitsOpt) parses the flags; `cgroupfs.rs` does the file operations (and narrates them); older
+//! re-exported here. The rest of the module is around it: [`limits`](LimitsOpt)
+//! parses the flags; `cgroupfs.rs` does the file operations (narrated); older
 //! hosts with one tree per controller (cgroup v1, "hybrid") are `v1.rs`, and
 //! `detect.rs` tells which a host has; `stale.rs` removes what runs killed
 //! with SIGKILL left behind; `namespace.rs` is the container's cgroup

@@ -41,7 +41,23 @@ pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
             "src/net/rtnl.rs",
         ]),
     ),
-    ("ex05", None),
+    (
+        "ex05",
+        Some(&[
+            "src/container.rs",
+            "src/clone_into_cgroup.rs",
+            "src/cgroup/mod.rs",
+            "src/cgroup/cgroupfs.rs",
+            "src/cgroup/detect.rs",
+            "src/cgroup/error.rs",
+            "src/cgroup/fake.rs",
+            "src/cgroup/limits.rs",
+            "src/cgroup/namespace.rs",
+            "src/cgroup/stale.rs",
+            "src/cgroup/tests.rs",
+            "src/cgroup/v1.rs",
+        ]),
+    ),
     (
         "ex06",
         Some(&[

@@ -65,9 +65,10 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
     ),
     // Exercise 4's solution compiles step04's own `wire.rs`.
     ("ex04-net", &[("src/wire.rs", "steps/step04/src/wire.rs")]),
+    // Exercise 5's solution compiles step05's own leaf.rs, as 9's does.
     (
         "ex05-cgroup",
-        &[("src/limits.rs", "solutions/ex05-cgroup/src/limits.rs")],
+        &[("src/leaf.rs", "steps/step05/src/leaf.rs")],
     ),
     // Exercise 6's solution compiles step06's own `privileges.rs` and `dev.rs`.
     (

@@ -1,22 +1,31 @@
 // The runtime around your code, shared by the exercise and its solution
-// (`include!`d by both `main.rs`): step05's `main.rs`, plus a `cgroup`
-// module that is step05's with your `Cgroup` in place of its own. You do not
-// need to change this file.
+// (`include!`d by both `main.rs`): step05's `main.rs`, with step05's
+// `cgroup` and `clone_into_cgroup` modules compiled here as they are. They
+// take what is yours from the crate's `leaf` module: the cgroup module
+// re-exports it (`pub use crate::leaf::*`) and calls `create_v2_leaf`,
+// `write_v2_limits`, `create_v1_leaf`, `write_v1_limits` and `join`;
+// `clone3` calls your `CloneExtra` for `IntoCgroup`. You do not need to
+// change this file.
 //
 // It keeps step05's contract: `ex05 [--memory SIZE] [--cpus N] [--pids N]
 // [--network veth|none] [--rootfs DIR] [--hostname NAME] [-x] [COMMAND...]`,
 // the command's exit status (137 after an OOM kill), 125 when the runtime
 // fails.
+//
+// The exercise builds on step04 only: step05's own leaf.rs is not part of it.
 
-/// step05's `cgroup` module, with your [`Cgroup`](crate::limits::Cgroup) in
-/// place of the step's: step05's `container.rs` calls `Cgroup::create`,
-/// `clone_into_fd`, `add_task`, `oom_kills`, `memory_limit` and `remove`.
-mod cgroup {
-    // The explicit `use` shadows the `Cgroup` the glob brings in.
-    pub use crate::limits::Cgroup;
-    pub use step05::cgroup::*;
-}
-use step05::{clone_into_cgroup, mount, net, pid, rootfs, uts};
+/// step05's `cgroup` module (with its unit tests, `cgroup/tests.rs`, on
+/// fake cgroup trees). Parts of it serve the later steps and tools
+/// (`reset`, the list of controllers, the parsers): unused here.
+#[allow(dead_code, unused_imports)]
+#[path = "../../../steps/step05/src/cgroup/mod.rs"]
+mod cgroup;
+/// step05's `IntoCgroup`, for which you write `CloneExtra` (with its
+/// `CLONE_INTO_CGROUP`, unused until you do).
+#[allow(dead_code)]
+#[path = "../../../steps/step05/src/clone_into_cgroup.rs"]
+mod clone_into_cgroup;
+use step04::{mount, net, pid, rootfs, uts};
 
 use clap::Parser;
 

@@ -6,34 +6,22 @@
 //! `cgroup.procs` write is needed. cgroup v1 has no such thing; there the
 //! parent moves the waiting child in. See clone3(2), "CLONE_INTO_CGROUP".
 
-use std::os::fd::{AsRawFd, BorrowedFd};
-
-use crate::pid::{CloneArgs, CloneExtra};
+use std::os::fd::BorrowedFd;
 
 /// `CLONE_INTO_CGROUP` of `<linux/sched.h>`.
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-// ANCHOR: into_cgroup
 /// Makes `clone3` start the child inside the cgroup v2 directory open as
-/// this descriptor (the one `Cgroup::clone_into_fd` hands out).
+/// this descriptor (the one `Cgroup::clone_into_fd` hands out). What it
+/// adds to `clone_args` is in `leaf.rs`, with the rest of the chapter's
+/// answer: `impl CloneExtra for IntoCgroup`.
 pub struct IntoCgroup<'fd>(pub BorrowedFd<'fd>);
-
-impl CloneExtra for IntoCgroup<'_> {
-    fn add_to(&self, args: &mut CloneArgs) -> (&'static str, String) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = self.0.as_raw_fd() as u64;
-        (
-            "CLONE_INTO_CGROUP",
-            format!("cgroup=fd {}", self.0.as_raw_fd()),
-        )
-    }
-}
-// ANCHOR_END: into_cgroup
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
+    use crate::pid::{CloneArgs, CloneExtra};
+    use std::os::fd::{AsFd, AsRawFd};
 
     #[test]
     fn the_flag_and_the_descriptor_go_into_clone_args() {

@@ -12,7 +12,7 @@
 //! (its interface files do not count). See
 //! [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html).
 //!
-//! Public so that exercise 5 uses these same helpers rather than copies.
+//! Public: `src/leaf.rs` (the chapter's answer, exercise 5's file) uses them.
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -27,14 +27,14 @@ use nix::unistd::{Pid, UnlinkatFlags, unlinkat};
 use workshop::sys::Outcome;
 use workshop::{SyscallError, call};
 
-// In tests (step05's own, and with the `fake-cgroupfs` feature the
-// exercise's) a fake kernel (fake.rs) gives directories in a temp dir the
+// In tests (step05's own, and exercise 5's, which compiles this file) a
+// fake kernel (fake.rs) gives directories in a temp dir the
 // few behaviours of cgroupfs that plain files lack; it acts only on the
 // fake trees a test made. In a normal build these hooks do nothing and
 // compile to nothing.
-#[cfg(any(test, feature = "fake-cgroupfs"))]
+#[cfg(test)]
 use super::fake::hooks;
-#[cfg(not(any(test, feature = "fake-cgroupfs")))]
+#[cfg(not(test))]
 mod hooks {
     use std::path::Path;
     pub fn write(_: &Path, _: &str) -> Option<nix::Result<()>> {

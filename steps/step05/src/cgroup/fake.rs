@@ -1,7 +1,6 @@
-//! A fake cgroup kernel for tests, without root: step05's unit tests, and
-//! (with the `fake-cgroupfs` feature) the exercise's, which put
-//! `step05 = { workspace = true, features = ["fake-cgroupfs"] }` in their
-//! `[dev-dependencies]`. A normal build does not have it.
+//! A fake cgroup kernel for tests, without root: step05's unit tests, which
+//! exercise 5 runs too (it compiles this module, and `tests.rs`, around
+//! the learner's `leaf.rs`). A normal build does not have it.
 //!
 //! A [`FakeTree`] is a temp directory laid out like `/sys/fs/cgroup`. The
 //! code under test does its real mkdir, open, write, read and rmdir calls

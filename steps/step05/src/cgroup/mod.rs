@@ -21,14 +21,16 @@
 //! | OOM-killed? | `memory.events`: `oom_kill N` |
 //! | remove | kill what is left, `rmdir` |
 //!
-//! The rest of the module is around it: [`limits`](LimitsOpt) parses the
-//! flags; `cgroupfs.rs` does the file operations (and narrates them); older
+//! Which directories to make and which files to write, v2 and v1, and how
+//! the child starts inside, are the chapter's answer: `src/leaf.rs`,
+//! re-exported here. The rest of the module is around it: [`limits`](LimitsOpt)
+//! parses the flags; `cgroupfs.rs` does the file operations (narrated); older
 //! hosts with one tree per controller (cgroup v1, "hybrid") are `v1.rs`, and
 //! `detect.rs` tells which a host has; `stale.rs` removes what runs killed
 //! with SIGKILL left behind; `namespace.rs` is the container's cgroup
 //! namespace. Every path starts at a root passed in (normally
 //! [`DEFAULT_ROOT`]), so the tests run against fake trees in temp
-//! directories (`fake.rs`, behind the `fake-cgroupfs` feature).
+//! directories (`fake.rs`, compiled for tests only).
 
 pub mod cgroupfs;
 mod detect;
@@ -38,7 +40,7 @@ mod namespace;
 mod stale;
 pub mod v1;
 
-#[cfg(any(test, feature = "fake-cgroupfs"))]
+#[cfg(test)]
 pub mod fake;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -46,7 +48,7 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::{Pid, getpid};
 
-use cgroupfs::{mkdir_fresh, mkdir_shared, open_dir, read, read_list, remove_tree, write};
+use cgroupfs::{open_dir, read, read_list, remove_tree};
 pub use detect::{FsKind, Mode, available_controllers, detect, mode_from_fs};
 pub use error::CgroupError;
 use error::{check_id, missing_controller_hint};
@@ -56,6 +58,8 @@ pub use limits::{
 };
 pub use namespace::{enter_namespace, mount_namespaced};
 pub use stale::{reset, reset_with_mode, sweep_stale};
+
+pub use crate::leaf::*;
 
 /// Where cgroup filesystems are mounted on every modern distribution.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
@@ -126,7 +130,7 @@ impl Cgroup {
             Mode::V2 => create_v2(root, id, limits)?,
             Mode::Hybrid | Mode::V1 => Dirs::V1(v1::V1Cgroup::create(root, id, limits)?),
         };
-        let mut cgroup = Cgroup {
+        let cgroup = Cgroup {
             mode,
             id: id.to_owned(),
             limits: limits.clone(),
@@ -134,9 +138,9 @@ impl Cgroup {
             dirs: Some(dirs),
         };
         // If a limit is refused, dropping `cgroup` removes the directories.
-        match cgroup.dirs_mut() {
-            Dirs::V2 { leaf, .. } => write_limits(leaf, limits)?,
-            Dirs::V1(v1) => v1.write_limits(limits)?,
+        match cgroup.dirs() {
+            Dirs::V2 { leaf, .. } => write_v2_limits(leaf, limits)?,
+            Dirs::V1(v1) => write_v1_limits(v1, limits)?,
         }
         Ok(cgroup)
     }
@@ -146,12 +150,6 @@ impl Cgroup {
         // Only remove() and drop() take them out, and both end the Cgroup.
         self.dirs
             .as_ref()
-            .expect("a Cgroup has its directories until removed")
-    }
-
-    fn dirs_mut(&mut self) -> &mut Dirs {
-        self.dirs
-            .as_mut()
             .expect("a Cgroup has its directories until removed")
     }
 
@@ -184,11 +182,7 @@ impl Cgroup {
     /// Moves `pid` into the cgroup by writing it to `cgroup.procs` (in every
     /// hierarchy on v1). Its later children start inside too.
     pub fn add_task(&self, pid: Pid) -> Result<(), CgroupError> {
-        match self.dirs() {
-            Dirs::V2 { leaf, .. } => write(&leaf.join("cgroup.procs"), &pid.to_string())?,
-            Dirs::V1(v1) => v1.add_task(pid)?,
-        }
-        Ok(())
+        Ok(join(&self.paths(), pid)?)
     }
 
     /// How many processes the OOM killer has killed in this cgroup.
@@ -256,14 +250,9 @@ impl Drop for Cgroup {
     }
 }
 
-/// Enables the controllers on the way down and creates the (empty) leaf.
-///
-/// Two rules shape it. A controller reaches a cgroup only if its parent
-/// lists it in `cgroup.subtree_control`, so `+memory +cpu +pids` are enabled
-/// in the root, then in the workshop parent. And the no-internal-process
-/// rule: a cgroup (other than the root) that enables controllers for its
-/// children may not hold processes itself; so the workshop parent never
-/// has processes, and each container's live in its own leaf.
+/// Checks that the root offers every controller a flag needs, then has
+/// the leaf made (`create_v2_leaf`, with every one of [`CONTROLLERS`] the
+/// root offers enabled on the way down) and opens it for `CLONE_INTO_CGROUP`.
 fn create_v2(root: &Path, id: &str, limits: &LimitsOpt) -> Result<Dirs, CgroupError> {
     // ANCHOR: v2_create
     // What the root can hand to its children. A flag whose controller
@@ -283,18 +272,7 @@ fn create_v2(root: &Path, id: &str, limits: &LimitsOpt) -> Result<Dirs, CgroupEr
         .into_iter()
         .filter(|c| offered.iter().any(|o| o == c))
         .collect();
-
-    // The root cgroup is exempt from the no-internal-process rule, so
-    // enabling controllers there is allowed although it has processes.
-    enable_controllers(root, &enable)?;
-    // Shared by every run, created by whichever comes first, and never
-    // given a process: it only passes the controllers down.
-    let parent = root.join(PARENT);
-    mkdir_shared(&parent)?;
-    enable_controllers(&parent, &enable)?;
-    // The container's own cgroup: a leaf, where its processes will live.
-    let leaf = parent.join(id);
-    mkdir_fresh(&leaf)?;
+    let leaf = create_v2_leaf(root, id, &enable)?;
     // CLONE_INTO_CGROUP takes the cgroup as a descriptor of its directory.
     let fd = match open_dir(&leaf) {
         Ok(fd) => fd,
@@ -310,43 +288,6 @@ fn create_v2(root: &Path, id: &str, limits: &LimitsOpt) -> Result<Dirs, CgroupEr
         has_memory: enable.contains(&"memory"),
     })
 }
-
-/// Writes `+name` to `dir/cgroup.subtree_control` for each controller not
-/// yet enabled there. One write per controller, so that an error names it.
-fn enable_controllers(dir: &Path, enable: &[&str]) -> Result<(), CgroupError> {
-    let file = dir.join("cgroup.subtree_control");
-    let enabled = read_list(&file)?;
-    for controller in enable {
-        if !enabled.iter().any(|c| c == controller) {
-            write(&file, &format!("+{controller}"))?;
-        }
-    }
-    Ok(())
-}
-
-// ANCHOR: v2_apply
-/// Writes the limits into the new, still empty v2 leaf.
-fn write_limits(leaf: &Path, limits: &LimitsOpt) -> Result<(), CgroupError> {
-    if let Some(bytes) = limits.memory {
-        write(&leaf.join("memory.max"), &bytes.to_string())?;
-        // Swap is limited separately in v2; left at "max", a command over
-        // memory.max would be swapped out instead of killed. The file
-        // exists only on kernels with swap accounting.
-        let swap = leaf.join("memory.swap.max");
-        if swap.exists() {
-            write(&swap, "0")?;
-        }
-    }
-    if let Some(cpus) = limits.cpus {
-        // "$QUOTA $PERIOD": that many µs of CPU time in every period.
-        write(&leaf.join("cpu.max"), &cpu_max(cpus))?;
-    }
-    if let Some(pids) = limits.pids {
-        write(&leaf.join("pids.max"), &pids.to_string())?;
-    }
-    Ok(())
-}
-// ANCHOR_END: v2_apply
 
 /// The count on the `oom_kill N` line of `memory.events` (v2) or
 /// `memory.oom_control` (v1). Kernels before 4.13 have no such line: 0.

@@ -9,16 +9,16 @@
 //! no-internal-process rule and no `subtree_control`: a controller is
 //! active in every cgroup of its hierarchy.
 //!
-//! `mod.rs` teaches cgroup v2; on a host that `detect.rs` finds to be v1 or
-//! hybrid, each step of [`Cgroup`](super::Cgroup) (create, write the
-//! limits, join, count OOM kills, remove) hands over to `V1Cgroup` here.
+//! On a host that `detect.rs` finds to be v1 or hybrid, each step of
+//! [`Cgroup`](super::Cgroup) (create, write the limits, join, count OOM
+//! kills, remove) hands over to [`V1Cgroup`] here, which finds the
+//! hierarchies and leaves the directories and files to `src/leaf.rs`
+//! (`create_v1_leaf`, `write_v1_limits`).
 
 use std::path::{Path, PathBuf};
 
-use nix::unistd::Pid;
-
-use super::cgroupfs::{mkdir_fresh, mkdir_shared, read, remove_tree, write};
-use super::{CPU_PERIOD_US, CgroupError, LimitsOpt, PARENT, cpu_quota_us, parse_oom_kill};
+use super::cgroupfs::{read, remove_tree};
+use super::{CgroupError, LimitsOpt, create_v1_leaf, parse_oom_kill};
 
 /// The controllers step05 puts the container into: one per flag, plus
 /// `cpuacct` (CPU usage accounting, a separate hierarchy on some hosts,
@@ -107,7 +107,7 @@ pub fn hierarchies(root: &Path) -> Vec<Hierarchy> {
 
 /// One container's cgroup v1: a leaf in each hierarchy it uses.
 #[derive(Debug)]
-pub(super) struct V1Cgroup {
+pub struct V1Cgroup {
     root: PathBuf,
     leaves: Vec<Hierarchy>,
 }
@@ -146,24 +146,21 @@ impl V1Cgroup {
             leaves: Vec::new(),
         };
         for hierarchy in used {
-            let parent = hierarchy.path.join(PARENT);
-            let leaf = parent.join(id);
-            if let Err(err) = mkdir_shared(&parent).and_then(|()| mkdir_fresh(&leaf)) {
-                // Leaves already made in other hierarchies go too.
-                let _ = cgroup.remove();
-                return Err(err.into());
+            match create_v1_leaf(hierarchy, id) {
+                Ok(leaf) => cgroup.leaves.push(leaf),
+                Err(err) => {
+                    // Leaves already made in other hierarchies go too.
+                    let _ = cgroup.remove();
+                    return Err(err.into());
+                }
             }
-            cgroup.leaves.push(Hierarchy {
-                path: leaf,
-                controllers: hierarchy.controllers.clone(),
-            });
         }
         // ANCHOR_END: v1_create
         Ok(cgroup)
     }
 
     /// The leaf in the hierarchy that carries `controller`.
-    fn leaf(&self, controller: &str) -> Result<&Path, CgroupError> {
+    pub fn leaf(&self, controller: &str) -> Result<&Path, CgroupError> {
         self.leaves
             .iter()
             .find(|l| l.holds(controller))
@@ -172,45 +169,6 @@ impl V1Cgroup {
                 controller: controller.to_owned(),
                 root: self.root.clone(),
             })
-    }
-
-    // ANCHOR: v1_apply
-    /// Writes the limits into the new, still empty leaves.
-    pub(super) fn write_limits(&mut self, limits: &LimitsOpt) -> Result<(), CgroupError> {
-        if let Some(bytes) = limits.memory {
-            let dir = self.leaf("memory")?;
-            write(&dir.join("memory.limit_in_bytes"), &bytes.to_string())?;
-            // memory+swap, present on kernels with swap accounting. Set to the
-            // same value, so swap adds nothing: over the limit means OOM.
-            // It must come second: it may never be below limit_in_bytes.
-            let memsw = dir.join("memory.memsw.limit_in_bytes");
-            if memsw.exists() {
-                write(&memsw, &bytes.to_string())?;
-            }
-        }
-        if let Some(cpus) = limits.cpus {
-            // CFS bandwidth: cfs_quota_us of CPU time in every cfs_period_us.
-            let dir = self.leaf("cpu")?;
-            write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
-            write(
-                &dir.join("cpu.cfs_quota_us"),
-                &cpu_quota_us(cpus).to_string(),
-            )?;
-        }
-        if let Some(pids) = limits.pids {
-            write(&self.leaf("pids")?.join("pids.max"), &pids.to_string())?;
-        }
-        Ok(())
-    }
-    // ANCHOR_END: v1_apply
-
-    /// Writes `pid` to `cgroup.procs` in every leaf.
-    pub(super) fn add_task(&self, pid: Pid) -> Result<(), CgroupError> {
-        // One write per hierarchy: in v1 each tree has its own membership.
-        for leaf in &self.leaves {
-            write(&leaf.path.join("cgroup.procs"), &pid.to_string())?;
-        }
-        Ok(())
     }
 
     /// The `oom_kill` count of `memory.oom_control`; 0 without a memory leaf.

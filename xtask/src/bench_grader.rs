@@ -57,11 +57,11 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
     ),
     (
         "ex02-pid",
-        &[("src/init.rs", "solutions/ex02-pid/src/init.rs")],
+        &[("src/init.rs", "steps/step02/src/init.rs")],
     ),
     (
         "ex03-mount",
-        &[("src/pivot.rs", "solutions/ex03-mount/src/pivot.rs")],
+        &[("src/pivot.rs", "steps/step03/src/pivot.rs")],
     ),
     (
         "ex04-net",
@@ -77,7 +77,7 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
     ),
     (
         "ex07-seccomp",
-        &[("src/filter.rs", "solutions/ex07-seccomp/src/filter.rs")],
+        &[("src/filter.rs", "steps/step07/src/filter.rs")],
     ),
     (
         "ex08-images",

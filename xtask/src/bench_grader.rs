@@ -55,10 +55,7 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
         "ex01-uts",
         &[("src/uts.rs", "solutions/ex01-uts/src/uts.rs")],
     ),
-    (
-        "ex02-pid",
-        &[("src/init.rs", "steps/step02/src/init.rs")],
-    ),
+    ("ex02-pid", &[("src/init.rs", "steps/step02/src/init.rs")]),
     (
         "ex03-mount",
         &[("src/pivot.rs", "steps/step03/src/pivot.rs")],

@@ -410,6 +410,22 @@ impl Backups {
         }
     }
 
+    /// Makes sure no other teeth runs in this workspace (its mutant would
+    /// be taken for a leftover): an exclusive lock on
+    /// `target/teeth/lock`, held as long as the returned value lives.
+    pub fn lock(&self) -> Result<nix::fcntl::Flock<fs::File>> {
+        let path = self.root.join("target/teeth/lock");
+        fs::create_dir_all(path.parent().context("lock path")?)?;
+        let file = fs::File::create(&path).with_context(|| format!("creating {path:?}"))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+            |(_, errno)| {
+                anyhow::anyhow!(
+                    "another `cargo xtask teeth` is running in this workspace ({path:?}: {errno}); wait for it"
+                )
+            },
+        )
+    }
+
     /// Puts back every original a killed run left behind. Returns the
     /// files restored.
     pub fn restore_leftovers(&self) -> Result<Vec<String>> {

@@ -79,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // First of all: a mutant a killed run left in a file is undone, and
     // from now on Ctrl-C stops a mutant's test and restores its file.
     let backups = crate::holes::Backups::new(&root);
+    let _lock = backups.lock()?;
     for file in backups.restore_leftovers()? {
         eprintln!("teeth: restored {file} from the backup a killed run left");
     }

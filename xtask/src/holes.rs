@@ -685,7 +685,7 @@ pub fn check_exercise(root: &Path, dir: &str, package: &str) -> Result<Vec<Row>>
         names.len()
     );
     let t0 = Instant::now();
-    let baseline = run_tests(root, &solution, None, &names)?;
+    let baseline = run_tests(root, &solution, &names)?;
     let baseline_took = t0.elapsed();
     println!(
         "teeth: {solution}: baseline ({} test(s) unmutated, their build included) in {:.1} s",
@@ -711,7 +711,7 @@ pub fn check_exercise(root: &Path, dir: &str, package: &str) -> Result<Vec<Row>>
         }
         let outcome_row = |outcome, took| row(&m.hole, &m.why, &m.caught_by, outcome, took);
         // The test must exist, and pass as long as nothing is mutated.
-        let Some((target, passed)) = baseline.results.get(&m.caught_by) else {
+        let Some((_, passed)) = baseline.results.get(&m.caught_by) else {
             rows.push(outcome_row(
                 Outcome::Broken(format!(
                     "no test named {} in {solution} (0 tests ran)",
@@ -749,7 +749,7 @@ pub fn check_exercise(root: &Path, dir: &str, package: &str) -> Result<Vec<Row>>
         let result = {
             let rebuild = graph.only_builder(&solution, &root.join(&m.file));
             let _applied = backups.apply(&m.file, &original, mutated.as_bytes(), rebuild)?;
-            run_tests(root, &solution, target.as_deref(), &[m.caught_by.as_str()])
+            run_tests(root, &solution, &[m.caught_by.as_str()])
             // _applied drops here: the original is back before anything else.
         };
         let took = t0.elapsed();
@@ -766,6 +766,12 @@ pub fn check_exercise(root: &Path, dir: &str, package: &str) -> Result<Vec<Row>>
                 None => Outcome::Broken("the test did not run (0 tests ran)".into()),
             }
         };
+        eprintln!(
+            "teeth: {package} {}: {} in {:.1} s",
+            m.hole,
+            outcome.text(),
+            took.as_secs_f64()
+        );
         rows.push(outcome_row(outcome, took));
     }
     if interrupted() {
@@ -942,11 +948,14 @@ fn target_selector(running: &str) -> Option<String> {
         .map(|name| format!("--test {name}"))
 }
 
-/// `unshare --uts -- cargo test -p PACKAGE [TARGET] --no-fail-fast -- --exact NAMES...`,
+/// `unshare --uts -- cargo test -p PACKAGE --no-fail-fast -- --exact NAMES...`,
+/// every test target of the package, as the baseline builds them: one
+/// selected with `--bins` or `--test` is built with other features of the
+/// dependencies, which rebuilds them (minutes) for the first mutant.
 /// stdout and stderr in one file (so cargo's `Running` lines stay in front
 /// of their tests), in a process group of its own: a timeout or Ctrl-C
 /// stops all of it.
-fn run_tests(root: &Path, package: &str, target: Option<&str>, names: &[&str]) -> Result<TestRun> {
+fn run_tests(root: &Path, package: &str, names: &[&str]) -> Result<TestRun> {
     let log_path = root.join("target/teeth/cargo.log");
     fs::create_dir_all(log_path.parent().context("log path")?)?;
     let log = fs::File::create(&log_path)?;
@@ -957,9 +966,6 @@ fn run_tests(root: &Path, package: &str, target: Option<&str>, names: &[&str]) -
     cmd.args(["--uts", "--"])
         .arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["test", "-p", package]);
-    if let Some(target) = target {
-        cmd.args(target.split(' '));
-    }
     cmd.args(["--no-fail-fast", "--", "--exact"])
         .args(names)
         .current_dir(root)

@@ -55,13 +55,10 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
         "ex01-uts",
         &[("src/uts.rs", "solutions/ex01-uts/src/uts.rs")],
     ),
-    (
-        "ex02-pid",
-        &[("src/init.rs", "solutions/ex02-pid/src/init.rs")],
-    ),
+    ("ex02-pid", &[("src/init.rs", "steps/step02/src/init.rs")]),
     (
         "ex03-mount",
-        &[("src/pivot.rs", "solutions/ex03-mount/src/pivot.rs")],
+        &[("src/pivot.rs", "steps/step03/src/pivot.rs")],
     ),
     // Exercise 4's solution compiles step04's own `wire.rs`.
     ("ex04-net", &[("src/wire.rs", "steps/step04/src/wire.rs")]),
@@ -80,7 +77,7 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
     ),
     (
         "ex07-seccomp",
-        &[("src/filter.rs", "solutions/ex07-seccomp/src/filter.rs")],
+        &[("src/filter.rs", "steps/step07/src/filter.rs")],
     ),
     (
         "ex08-images",

@@ -10,6 +10,7 @@ mod bench_grader;
 mod book;
 mod breakit;
 mod escape;
+mod holes;
 mod kit;
 mod soak;
 mod teeth;
@@ -45,8 +46,8 @@ enum Command {
     Soak(soak::Args),
     /// The escape lab: every attack against every step; step06 must block all.
     Escape(escape::Args),
-    /// Prove the exercises' tests have teeth: starters fail, solutions pass.
-    Teeth,
+    /// Prove the exercises' tests have teeth: starters fail, solutions pass, every hole is tested.
+    Teeth(teeth::Args),
     /// Build the offline kit for a classroom: vendored crates, the book, both Alpine tarballs, the Vagrant box.
     Kit(kit::Args),
 }
@@ -62,7 +63,7 @@ fn main() -> anyhow::Result<()> {
         Command::BreakIt(args) => breakit::run(args),
         Command::Escape(args) => escape::run(args),
         Command::Soak(args) => soak::run(args),
-        Command::Teeth => teeth::run(),
+        Command::Teeth(args) => teeth::run(args),
         Command::Kit(args) => kit::run(args),
     }
 }

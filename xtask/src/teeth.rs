@@ -9,6 +9,17 @@
 //!
 //! Prints one row per exercise and fails if any row is wrong. The tests of
 //! both run as root (the black-box checks need it), like every step's.
+//!
+//! Then teeth per hole ([`crate::holes`]): each `todo!()` of each starter,
+//! replaced in the solution by a wrong body (the exercise's
+//! `mutants.toml`), must fail a check. One table row per mutant.
+//!
+//! `--ci` (the `teeth` phase of `cargo xtask test`) leaves out what other
+//! phases of the same run prove: the solutions' full test run (`tests`:
+//! `cargo test --workspace` runs every `exNN-solution`), their clippy
+//! (`clippy --workspace`) and rustfmt (`fmt`). The mutants still run each
+//! `caught_by` test unmutated first, so none is "caught" by a solution that
+//! fails anyway. `cargo xtask teeth` alone does everything.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,12 +32,12 @@ struct Row {
     package: String,
     /// `cargo test -p exNN`: (passed, failed) test counts, or why it did not run.
     starter: Result<(usize, usize), String>,
-    /// `cargo test -p exNN-solution`.
-    solution: Result<(usize, usize), String>,
+    /// `cargo test -p exNN-solution` (None: left to the `tests` phase).
+    solution: Option<Result<(usize, usize), String>>,
     /// Files of the solution that rustfmt would change.
     unformatted: Vec<String>,
-    /// `cargo clippy` on both, `-D warnings`.
-    clippy: Result<(), String>,
+    /// `cargo clippy` on both, `-D warnings` (None: left to the `clippy` phase).
+    clippy: Option<Result<(), String>>,
     took: Duration,
 }
 
@@ -36,33 +47,88 @@ impl Row {
     }
 
     fn solution_passes(&self) -> bool {
-        matches!(self.solution, Ok((passed, 0)) if passed > 0)
+        match &self.solution {
+            None => true,
+            Some(result) => matches!(result, Ok((passed, 0)) if *passed > 0),
+        }
     }
 
     fn ok(&self) -> bool {
         self.starter_fails()
             && self.solution_passes()
             && self.unformatted.is_empty()
-            && self.clippy.is_ok()
+            && !matches!(self.clippy, Some(Err(_)))
     }
 }
 
-pub fn run() -> anyhow::Result<()> {
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only these exercises (package `ex03` or directory `ex03-mount`; all when none).
+    exercises: Vec<String>,
+    /// CI's run: skip what the `tests`, `clippy` and `fmt` phases prove (the
+    /// solutions' full test run, clippy, rustfmt); starters and mutants still run.
+    #[arg(long)]
+    ci: bool,
+    /// Only the per-hole mutants (no starter, solution, clippy or rustfmt row).
+    #[arg(long, conflicts_with = "ci")]
+    holes_only: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
     let root = crate::workspace_root();
-    let packages = exercise_packages(&root)?;
+    // First of all: a mutant a killed run left in a file is undone, and
+    // from now on Ctrl-C stops a mutant's test and restores its file.
+    let backups = crate::holes::Backups::new(&root);
+    let _lock = backups.lock()?;
+    for file in backups.restore_leftovers()? {
+        eprintln!("teeth: restored {file} from the backup a killed run left");
+    }
+    crate::holes::catch_interrupts()?;
+    let mut packages = exercise_packages(&root)?;
     if packages.is_empty() {
         bail!("no exercise crates under {:?}", root.join("exercises"));
     }
-    println!(
-        "teeth: {} exercises; each starter must fail its tests, each solution pass them",
-        packages.len()
-    );
+    if !args.exercises.is_empty() {
+        for wanted in &args.exercises {
+            if !packages.iter().any(|(p, d)| p == wanted || d == wanted) {
+                bail!("no exercise {wanted} under exercises/");
+            }
+        }
+        packages.retain(|(p, d)| args.exercises.iter().any(|w| w == p || w == d));
+    }
     let started = Instant::now();
     let mut rows = Vec::new();
-    for (package, dir) in packages {
+    if !args.holes_only {
+        println!(
+            "teeth: {} exercises; each starter must fail its tests{}",
+            packages.len(),
+            if args.ci {
+                " (the solutions' own run, clippy and rustfmt: the tests, clippy and fmt phases)"
+            } else {
+                ", each solution pass them"
+            }
+        );
+    }
+    for (package, dir) in packages.iter().filter(|_| !args.holes_only) {
+        if crate::holes::interrupted() {
+            bail!("teeth: interrupted");
+        }
+        let (package, dir) = (package.clone(), dir.clone());
         let t0 = Instant::now();
         let solution = format!("{package}-solution");
         eprintln!("teeth: {package} ...");
+        if args.ci {
+            let starter = starter_counts(&root, &package);
+            rows.push(Row {
+                package,
+                starter,
+                solution: None,
+                unformatted: Vec::new(),
+                clippy: None,
+                took: t0.elapsed(),
+            });
+            continue;
+        }
         let clippy = cargo(
             &root,
             &[
@@ -84,39 +150,95 @@ pub fn run() -> anyhow::Result<()> {
                 Err(first_error(&out))
             }
         });
-        // Built first, so that "the starter fails" can never mean "the
-        // starter does not compile".
-        let starter = cargo(&root, &["test", "-p", &package, "--no-run"]).and_then(|out| {
-            if out.status.success() {
-                test_counts(&root, &package)
-            } else {
-                Err(format!("does not build: {}", first_error(&out)))
-            }
-        });
+        let starter = starter_counts(&root, &package);
         let solution_result = test_counts(&root, &solution);
         let unformatted = unformatted_files(&root.join("solutions").join(&dir))?;
         rows.push(Row {
             package,
             starter,
-            solution: solution_result,
+            solution: Some(solution_result),
             unformatted,
-            clippy,
+            clippy: Some(clippy),
             took: t0.elapsed(),
         });
     }
-    print_table(&rows);
+    if !rows.is_empty() {
+        print_table(&rows);
+    }
     let bad: Vec<&str> = rows
         .iter()
         .filter(|r| !r.ok())
         .map(|r| r.package.as_str())
         .collect();
-    println!("teeth: {:.0?} in all", started.elapsed());
-    if bad.is_empty() {
-        println!("teeth: every starter fails, every solution passes");
-        Ok(())
-    } else {
-        bail!("teeth: wrong for {}", bad.join(", "))
+    let first_part = started.elapsed();
+
+    println!(
+        "\nteeth per hole: each todo!() of a starter, replaced in the solution by a wrong body, must fail a check"
+    );
+    let holes_started = Instant::now();
+    let mut hole_rows = Vec::new();
+    for (package, dir) in &packages {
+        hole_rows.extend(crate::holes::check_exercise(&root, dir, package)?);
     }
+    let holes_ok = crate::holes::print_table(&hole_rows);
+    let mutants: Vec<_> = hole_rows
+        .iter()
+        .filter(|r| r.took > Duration::ZERO)
+        .map(|r| r.took)
+        .collect();
+    let bad_holes = hole_rows
+        .iter()
+        .filter(|r| !matches!(r.outcome, crate::holes::Outcome::Caught))
+        .count();
+    if !mutants.is_empty() {
+        let total: Duration = mutants.iter().sum();
+        println!(
+            "teeth: {} mutants in {:.0?}, {:.1} s each on average (an incremental build and one test)",
+            mutants.len(),
+            total,
+            total.as_secs_f64() / mutants.len() as f64
+        );
+    }
+    if !args.holes_only {
+        println!(
+            "teeth: starters{} {:.0?}",
+            if args.ci { "" } else { " and solutions" },
+            first_part
+        );
+    }
+    println!(
+        "teeth: per hole {:.0?}; {:.0?} in all",
+        holes_started.elapsed(),
+        started.elapsed()
+    );
+    match (bad.is_empty(), holes_ok) {
+        (true, true) => {
+            println!("teeth: every starter fails, every solution passes, every hole has teeth");
+            Ok(())
+        }
+        _ => {
+            let mut wrong = Vec::new();
+            if !bad.is_empty() {
+                wrong.push(format!("wrong for {}", bad.join(", ")));
+            }
+            if !holes_ok {
+                wrong.push(format!("{bad_holes} per-hole row(s) failed"));
+            }
+            bail!("teeth: {}", wrong.join("; "))
+        }
+    }
+}
+
+/// The starter's tests, which must fail. Built first, so that "the
+/// starter fails" can never mean "the starter does not compile".
+fn starter_counts(root: &Path, package: &str) -> Result<(usize, usize), String> {
+    cargo(root, &["test", "-p", package, "--no-run"]).and_then(|out| {
+        if out.status.success() {
+            test_counts(root, package)
+        } else {
+            Err(format!("does not build: {}", first_error(&out)))
+        }
+    })
 }
 
 /// `(package name, directory name)` of every crate in `exercises/`, sorted.
@@ -242,22 +364,26 @@ fn print_table(rows: &[Row]) {
             mark(r.starter_fails()),
             counts(&r.starter),
             mark(r.solution_passes()),
-            counts(&r.solution),
+            match &r.solution {
+                Some(s) => counts(s),
+                None => "(tests phase)".to_owned(),
+            },
             if r.unformatted.is_empty() {
                 "ok".to_owned()
             } else {
                 format!("FAIL {}", r.unformatted.len())
             },
             match &r.clippy {
-                Ok(()) => "ok".to_owned(),
-                Err(_) => "FAIL".to_owned(),
+                Some(Ok(())) => "ok".to_owned(),
+                Some(Err(_)) => "FAIL".to_owned(),
+                None => "(phase)".to_owned(),
             },
             r.took
         );
         for file in &r.unformatted {
             println!("         not rustfmt-clean: {file}");
         }
-        if let Err(e) = &r.clippy {
+        if let Some(Err(e)) = &r.clippy {
             println!("         clippy: {e}");
         }
     }

@@ -508,6 +508,21 @@ fn compare_reads_its_own_argument() {
                  (bpf::arg_lo(cond.index), bpf::arg_hi(cond.index)), so the call"
             ),
         );
+        // The high word is the argument's own too: here only it differs.
+        let c = cond(index, Op::Eq, 0x1_0000_0007);
+        let prog = conditions(&[c]);
+        let mut high_differs = [0x1_0000_0007; 6];
+        high_differs[usize::from(index)] = 7;
+        expect(
+            &prog,
+            x86(0, high_differs),
+            ret::ERRNO | 1,
+            &format!(
+                "`arg{index} == 0x100000007` with arg{index} = 7 (the same low word) and the \
+                 others 0x100000007 does not hold (the high word is bpf::arg_hi(cond.index)), \
+                 so the call"
+            ),
+        );
     }
 }
 

@@ -20,6 +20,9 @@
 //! `$WORKSHOP_ROOTFS` is a copy of testkit's busybox rootfs in it, so a
 //! break-it that writes into the rootfs spoils nothing else.
 //!
+//! A file beside the directories (`ch08-registry.sh`, `ch09-user.sh`) is
+//! a helper that a chapter's run.sh sources; it is not a break-it.
+//!
 //! Chapter 9's run.sh also gets `$BREAKIT_USER`: an ordinary user without
 //! a subordinate range (testkit's `contain-rs-rootless1`, made if missing),
 //! whose container has the single map the parent writes itself; and root

@@ -20,6 +20,16 @@
 //! `$WORKSHOP_ROOTFS` is a copy of testkit's busybox rootfs in it, so a
 //! break-it that writes into the rootfs spoils nothing else.
 //!
+//! A file beside the directories (`ch08-registry.sh`, `ch09-user.sh`) is
+//! a helper that a chapter's run.sh sources; it is not a break-it.
+//!
+//! Chapter 9's run.sh also gets `$BREAKIT_USER`: an ordinary user without
+//! a subordinate range (testkit's `contain-rs-rootless1`, made if missing),
+//! whose container has the single map the parent writes itself; and root
+//! has a range in /etc/subuid and /etc/subgid, for `--userns remap`. The
+//! run.sh makes what the user needs (a copy of the binaries and of the
+//! rootfs it can reach, owned by it) and runs the step with `setpriv`.
+//!
 //! The patched step is built with `--profile break-it` (dev without debug
 //! info) in one target dir, `target/break-it/target`, from one scratch copy
 //! of the workspace, `target/break-it/src`: the dependencies are built once
@@ -295,6 +305,7 @@ fn run_script(
         .env("BREAKIT_DIR", &b.dir)
         .env("WORKSHOP_ROOTFS", rootfs)
         .env("LC_ALL", "C")
+        .envs(chapter_env(b)?)
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out_path)?)
         .stderr(fs::File::create(&err_path)?)
@@ -324,6 +335,16 @@ fn run_script(
         stderr.push_str(&format!("\n(killed after {} s)\n", RUN_TIMEOUT.as_secs()));
     }
     Ok((status.is_some_and(|s| s.success()), stdout, stderr))
+}
+
+/// What a chapter's run.sh gets besides the binaries (see the module's docs).
+fn chapter_env(b: &BreakIt) -> Result<Vec<(&'static str, String)>> {
+    if b.package != "step09" {
+        return Ok(Vec::new());
+    }
+    let user = testkit::rootless::without_range().context("the user chapter 9 runs step09 as")?;
+    testkit::rootless::root_range().context("root's range for --userns remap")?;
+    Ok(vec![("BREAKIT_USER", user.name)])
 }
 
 /// `cargo build -p PACKAGE --profile break-it --target-dir TARGET`, from

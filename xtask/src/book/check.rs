@@ -9,6 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use super::holes::hole_problems;
 use super::{MDBOOK_VERSION, RECORDINGS, REFERENCE, supported_mdbook};
 
 /// Checks the book of this workspace (see the module docs).
@@ -46,6 +47,7 @@ pub fn check_at(root: &Path) -> Result<()> {
         }
     }
     problems.extend(recording_problems(&src, &pages)?);
+    problems.extend(hole_problems(root)?);
     problems.extend(diff_problems(root, &pages)?);
     let reference = fs::read_to_string(src.join(REFERENCE))
         .with_context(|| format!("read {}", src.join(REFERENCE).display()))?;
@@ -112,14 +114,17 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) -> Result<()> {
 
 /// An `{{#include PATH}}` or `{{#include PATH:ANCHOR}}` found in a page.
 #[derive(Debug, PartialEq, Eq)]
-struct Include {
-    path: String,
-    anchor: Option<String>,
-    line: usize,
+pub(super) struct Include {
+    pub path: String,
+    pub anchor: Option<String>,
+    pub line: usize,
+    /// `{{#rustdoc_include}}`: the whole file is in the page, the lines
+    /// outside the anchor hidden behind a click.
+    pub rustdoc: bool,
 }
 
 /// The includes of a page (`{{#include}}`, `{{#rustdoc_include}}`), in order.
-fn includes(text: &str) -> Vec<Include> {
+pub(super) fn includes(text: &str) -> Vec<Include> {
     let mut found = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let mut rest = line;
@@ -143,6 +148,7 @@ fn includes(text: &str) -> Vec<Include> {
                 path,
                 anchor,
                 line: n + 1,
+                rustdoc: kind == "rustdoc_include",
             });
         }
     }
@@ -197,7 +203,7 @@ fn anchor_name<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
 }
 
 /// The lines between `ANCHOR: name` and `ANCHOR_END: name`.
-fn anchored<'a>(source: &'a str, anchor: &str) -> Result<Vec<&'a str>, String> {
+pub(super) fn anchored<'a>(source: &'a str, anchor: &str) -> Result<Vec<&'a str>, String> {
     let mut inside = None;
     for line in source.lines() {
         if inside.is_none() {
@@ -822,12 +828,14 @@ mod tests {
                 Include {
                     path: "../../steps/step01/src/uts.rs".into(),
                     anchor: Some("enter".into()),
-                    line: 2
+                    line: 2,
+                    rustdoc: false,
                 },
                 Include {
                     path: "recorded/x.txt".into(),
                     anchor: None,
-                    line: 3
+                    line: 3,
+                    rustdoc: false,
                 },
             ]
         );

@@ -4,7 +4,8 @@
 //!   (mdbook only warns), no Rust listing is pasted, every recorded output
 //!   comes from a [`RECORDINGS`] entry, every syscall and flag the steps use
 //!   is in the reference chapter, relative links and images resolve, and
-//!   `mdbook build` succeeds without a single warning.
+//!   `mdbook build` succeeds without a single warning; and no chapter prints
+//!   the function its exercise asks for before the exercise (`holes.rs`).
 //! - [`record()`] (`record.rs`): runs the step binaries for real, as root, and writes what
 //!   they print into `book/src/recorded/`, where the chapters include it.
 //! - [`browser_check()`] (`browser.rs`): loads the built HTML in headless Chromium over the
@@ -13,6 +14,7 @@
 
 mod browser;
 mod check;
+mod holes;
 mod record;
 
 use std::path::PathBuf;

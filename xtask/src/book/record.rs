@@ -205,6 +205,7 @@ pub const RECORDINGS: &[Recording] = &[
     // chapter 2
     rec("step01-host-pids.txt", "cargo run -q -p step01 -- sh -c 'echo \"my PID is $$\"; ps -e | wc -l; ps -o pid,comm -p 2,$$'", "step01", &["sh", "-c", "echo \"my PID is $$\"; ps -e | wc -l; ps -o pid,comm -p 2,$$"]).no_rootfs(),
     rec("step02-ps.txt", "cargo run -q -p step02 -- -x ps", "step02", &["-x", "ps"]),
+    rec("step02-init.txt", "cargo run -q -p step02 -- -x sh -c '(sleep 0.1 &); sleep 0.5; kill -TERM 1; sleep 5' 2>&1 | grep -E 'fork|sigwait|kill|waitpid'", "step02", &["-x", "sh", "-c", "(sleep 0.1 &); sleep 0.5; kill -TERM 1; sleep 5"]).grep("fork|sigwait|kill|waitpid").with_status(),
     rec("step02-status.txt", "cargo run -q -p step02 -- sh -c 'sleep 1 & exit 3'", "step02", &["sh", "-c", "sleep 1 & exit 3"]).with_status(),
     rec("step02-experiment.txt", "cargo run -q -p step02 -- sleep 5", "step02", &["sleep", "5"]).probing(&[
         "grep -E '^(Name|NSpid)' /proc/$PID/status",

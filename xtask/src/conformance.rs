@@ -550,7 +550,10 @@ impl<'a> Sandbox<'a> {
             stuck: Vec::new(),
         };
         // A killed earlier run may have left containers in the old state
-        // directory: delete them before that directory goes.
+        // directory: delete them before that directory goes. (Its cgroups
+        // are not looked for: with no list of what was there before, a
+        // cgroup of someone else's could look like the suite's.)
+        sb.cgroups_before = cgroup_dirs();
         if sb.dir.exists() {
             sb.sweep("an earlier run");
             fs::remove_dir_all(&sb.dir).with_context(|| format!("rm -r {}", sb.dir.display()))?;
@@ -670,9 +673,10 @@ impl<'a> Sandbox<'a> {
         }
         // The suite's cgroups, deepest first; a process still inside is a
         // container's, so it is killed first.
+        let ids = self.suite_ids();
         let mut new: Vec<PathBuf> = cgroup_dirs()
             .difference(&self.cgroups_before)
-            .filter(|p| suite_cgroup(p))
+            .filter(|p| suite_cgroup(p, &ids))
             .cloned()
             .collect();
         new.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
@@ -730,6 +734,21 @@ impl<'a> Sandbox<'a> {
                 }
             }
         }
+    }
+
+    /// The container ids the suite passed to the runtime, from the
+    /// wrapper's log; None when there is no wrapper (then any UUID counts).
+    fn suite_ids(&self) -> Option<BTreeSet<String>> {
+        if !self.rt.has_root_flag {
+            return None;
+        }
+        let log = fs::read_to_string(self.dir.join("logs/calls.log")).unwrap_or_default();
+        Some(
+            log.split_whitespace()
+                .filter(|w| has_uuid(w))
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     fn runtime_cmd(&self) -> Command {
@@ -815,10 +834,15 @@ fn cgroup_dirs() -> BTreeSet<PathBuf> {
 /// A cgroup the suite's containers get: its cgroupsPath values
 /// (`/cgrouptest`, `testdir/cgrouptest/container`) or the container id, a
 /// UUID, which runc and crun name a cgroup after when there is none.
-fn suite_cgroup(path: &Path) -> bool {
+fn suite_cgroup(path: &Path, ids: &Option<BTreeSet<String>>) -> bool {
     path.components().any(|c| {
         let c = c.as_os_str().to_string_lossy();
-        c == "cgrouptest" || c == "testdir" || has_uuid(&c)
+        c == "cgrouptest"
+            || c == "testdir"
+            || match ids {
+                Some(ids) => ids.iter().any(|id| c.contains(id.as_str())),
+                None => has_uuid(&c),
+            }
     })
 }
 
@@ -1299,13 +1323,28 @@ mod tests {
         assert!(has_uuid("crun-0b3c52a1-4c1e-4c6f-9d0e-2a6f1f5d3b7e.scope"));
         assert!(!has_uuid("bench-crun"));
         assert!(!has_uuid("0b3c52a1-4c1e-4c6f-9d0e-2a6f1f5d3b7"));
-        assert!(suite_cgroup(Path::new("/sys/fs/cgroup/memory/cgrouptest")));
-        assert!(suite_cgroup(Path::new(
-            "/sys/fs/cgroup/pids/a/testdir/cgrouptest/container"
-        )));
-        assert!(!suite_cgroup(Path::new(
-            "/sys/fs/cgroup/memory/process_api/9f11b5"
-        )));
+        let none = None;
+        assert!(suite_cgroup(
+            Path::new("/sys/fs/cgroup/memory/cgrouptest"),
+            &none
+        ));
+        assert!(suite_cgroup(
+            Path::new("/sys/fs/cgroup/pids/a/testdir/cgrouptest/container"),
+            &none
+        ));
+        assert!(!suite_cgroup(
+            Path::new("/sys/fs/cgroup/memory/process_api/9f11b5"),
+            &none
+        ));
+        let uuid = "0b3c52a1-4c1e-4c6f-9d0e-2a6f1f5d3b7e";
+        let other = "/sys/fs/cgroup/pids/1f3c52a1-4c1e-4c6f-9d0e-2a6f1f5d3b7e";
+        assert!(suite_cgroup(Path::new(other), &none));
+        let ids = Some(BTreeSet::from([uuid.to_owned()]));
+        assert!(!suite_cgroup(Path::new(other), &ids));
+        assert!(suite_cgroup(
+            Path::new(&format!("/sys/fs/cgroup/pids/crun-{uuid}")),
+            &ids
+        ));
     }
 
     #[test]

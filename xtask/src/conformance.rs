@@ -132,7 +132,10 @@ pub fn parse_tap(text: &str) -> Tap {
             break;
         }
         if let Some(n) = parse_plan(line) {
-            tap.plan = Some(n);
+            // Some files print one TAP stream per check (linux_cgroups_cpus:
+            // `1..112`, then a second `TAP version 13` and `1..0`): the
+            // file's plan is the sum.
+            tap.plan = Some(tap.plan.unwrap_or(0) + n);
             continue;
         }
         let (ok, rest) = if let Some(rest) = line.strip_prefix("not ok") {
@@ -1208,6 +1211,19 @@ mod tests {
         let tap = parse_tap("TAP version 13\nok 1 - a\nok 2 - b\n1..2\n");
         assert_eq!(tap.plan, Some(2));
         assert_eq!(tap.count(Outcome::Pass), 2);
+    }
+
+    #[test]
+    fn two_streams_in_one_file_add_up() {
+        let tap = parse_tap("TAP version 13\nok 1\nok 2\n1..2\nTAP version 13\nok 1 - c\n1..1\n");
+        assert_eq!(tap.plan, Some(3));
+        let f = file(tap, End::Exit(0));
+        assert!(f.whole());
+        let f = file(
+            parse_tap("TAP version 13\nok 1\n1..1\nTAP version 13\n1..0\n"),
+            End::Exit(0),
+        );
+        assert!(f.whole());
     }
 
     #[test]

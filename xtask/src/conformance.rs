@@ -826,7 +826,17 @@ fn cgroup_dirs() -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
     if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {
         for h in hierarchies.flatten() {
-            if !h.path().is_symlink() {
+            // Not the tmpfs that covers the cgroup2 mount on a hybrid host:
+            // crun makes plain directories there, which go with the mount
+            // namespace.
+            let is_cgroup = nix::sys::statfs::statfs(&h.path())
+                .map(|s| {
+                    let t = s.filesystem_type();
+                    t == nix::sys::statfs::CGROUP_SUPER_MAGIC
+                        || t == nix::sys::statfs::CGROUP2_SUPER_MAGIC
+                })
+                .unwrap_or(false);
+            if is_cgroup && !h.path().is_symlink() {
                 walk(&h.path(), &mut out);
             }
         }

@@ -301,7 +301,7 @@ fn syscall_cost(release: &Path) -> anyhow::Result<String> {
 /// On a hybrid host, covers /sys/fs/cgroup/unified with an empty tmpfs in a
 /// private mount namespace of this process (and so of every runtime it
 /// starts): crun refuses to run otherwise.
-fn enter_private_cgroup_view() -> anyhow::Result<String> {
+pub(crate) fn enter_private_cgroup_view() -> anyhow::Result<String> {
     let unified = Path::new("/sys/fs/cgroup/unified");
     let is_cgroup2 = nix::sys::statfs::statfs(unified)
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)

@@ -9,6 +9,7 @@ mod bench;
 mod bench_grader;
 mod book;
 mod breakit;
+mod conformance;
 mod escape;
 mod holes;
 mod kit;
@@ -42,6 +43,8 @@ enum Command {
     Book(book::Args),
     /// Run the book's "Break it" bullets: each patched step against its recorded outcome.
     BreakIt(breakit::Args),
+    /// The runtime-tools validation suite against runc, crun and step10: points and files per runtime.
+    Conformance(conformance::Args),
     /// Run step06 under load and faults; check that nothing leaks.
     Soak(soak::Args),
     /// The escape lab: every attack against every step; step06 must block all.
@@ -62,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::Book(args) => book::run(args),
         Command::BreakIt(args) => breakit::run(args),
         Command::Escape(args) => escape::run(args),
+        Command::Conformance(args) => conformance::run(args),
         Command::Soak(args) => soak::run(args),
         Command::Teeth(args) => teeth::run(args),
         Command::Kit(args) => kit::run(args),

@@ -4,5 +4,7 @@
 set -euo pipefail
 for bin in control:"$BREAKIT_CONTROL" patched:"$BREAKIT_BIN"; do
     # shellcheck disable=SC2016 # expanded inside the container
-    echo "${bin%%:*}: $("${bin#*:}" --hostname box-2 sh -c 'echo "$(hostname) pid $$"; ps -e -o pid=,comm= | tr -s " "')"
+    # ps without a pipe inside: a pipeline's second process can be seen as
+    # `sh` before it becomes `tr`. The spaces are squeezed out here.
+    echo "${bin%%:*}: $("${bin#*:}" --hostname box-2 sh -c 'echo "$(hostname) pid $$"; ps -e -o pid=,comm=' | tr -s " ")"
 done

@@ -140,18 +140,32 @@ pub fn host_reaches_container(t: &Target) -> Result<(), String> {
     result
 }
 
-/// `--network none` leaves only lo.
+/// `--network none` leaves only lo, and lo is up.
 pub fn network_none_has_only_lo(t: &Target) -> Result<(), String> {
-    let out = t.run(&["--network", "none", "ls", "/sys/class/net"])?;
+    let script = "ls /sys/class/net; echo flags; cat /sys/class/net/lo/flags";
+    let out = t.run(&["--network", "none", "sh", "-c", script])?;
     expect_code(&out, 0, "--network none ls /sys/class/net")?;
-    let links: Vec<&str> = out.stdout.split_whitespace().collect();
-    if links == ["lo"] {
-        Ok(())
-    } else {
-        Err(format!(
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    let (links, flags) = match words.iter().position(|w| *w == "flags") {
+        Some(i) => (&words[..i], words.get(i + 1).copied()),
+        None => (&words[..], None),
+    };
+    if links != ["lo"] {
+        return Err(format!(
             "with --network none the container had links {links:?}, expected only [\"lo\"]"
-        ))
+        ));
     }
+    // IFF_UP is bit 0 of the flags (`0x9`: LOOPBACK|UP).
+    let flags = flags
+        .and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+        .ok_or_else(|| format!("cannot read lo's flags: {:?}", out.stdout))?;
+    if flags & 1 == 0 {
+        return Err(format!(
+            "with --network none lo was down (flags {flags:#x}): bring lo up also when there \
+             is no lease (RTM_SETLINK with IFF_UP)"
+        ));
+    }
+    Ok(())
 }
 
 /// `/proc/self/ns/net` inside is not the host's.

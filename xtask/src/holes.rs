@@ -36,6 +36,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::teeth::collect_rs;
+
 /// How long one `cargo test` of a mutant (an incremental build and one
 /// test) may take before it is killed. The checks have their own limits
 /// (testkit's runs stop after 30 s), so this only catches a hang.
@@ -302,19 +304,6 @@ pub fn starter_holes(exercise_dir: &Path) -> Result<Vec<Hole>> {
     }
     holes.sort();
     Ok(holes)
-}
-
-fn collect_rs(dir: &Path, into: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in fs::read_dir(dir).with_context(|| format!("reading {dir:?}"))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_rs(&path, into)?;
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            into.push(path);
-        }
-    }
-    into.sort();
-    Ok(())
 }
 
 /// What completeness finds wrong: holes with no mutant, and mutants that

@@ -334,7 +334,8 @@ fn unformatted_files(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(bad)
 }
 
-fn collect_rs(dir: &Path, into: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+/// Every `.rs` file under `dir`, recursively, sorted.
+pub(crate) fn collect_rs(dir: &Path, into: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {dir:?}"))? {
         let path = entry?.path();
         if path.is_dir() {

@@ -114,6 +114,11 @@ fi
 argv=("${entry[@]}" "${cmd[@]}")
 [ ${#argv[@]} -gt 0 ] || die "no command"
 
+# What runs killed with SIGKILL left: every ws-<pid> whose process is gone.
+for stale in "$cdir"/ws-*; do
+    [ -d "$stale" ] || continue
+    kill -0 "${stale##*/ws-}" 2>/dev/null || rm -rf "$stale"
+done
 mkdir -p "$ws/upper" "$ws/work" "$ws/merged" || die "mkdir $ws"
 export MOCK_LOWERS=$lowers MOCK_WS=$ws MOCK_WD=$wd MOCK_USER=$user
 # shellcheck disable=SC2016  # expanded by the inner bash

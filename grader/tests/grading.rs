@@ -136,7 +136,7 @@ fn grade(class: &Path, target_dir: &Path, out_dir: &Path) -> (Option<i32>, Strin
 /// once), that step file.
 fn solve(dir: &Path, exercise: &str, file: &str) {
     let source = match exercise {
-        "ex02-pid" => repo().join("steps/step02/src").join(file),
+        "ex02-pid" => repo().join("steps/step02").join(file),
         _ => repo().join("solutions").join(exercise).join(file),
     };
     std::fs::copy(source, dir.join("exercises").join(exercise).join(file)).unwrap();

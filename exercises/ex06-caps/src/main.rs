@@ -6,26 +6,9 @@
 //! compiled here as they are with your two modules in place of step06's,
 //! and its `main.rs` (in `src/runtime.rs`).
 
-// step06's `caps` and `devices` call your modules and re-export them. Some
-// of their items serve only later steps or the tests.
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/caps.rs"]
-mod caps;
 #[path = "../../../steps/step06/src/container.rs"]
 mod container;
 mod dev;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/devices.rs"]
-mod devices;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/environ.rs"]
-mod environ;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/masked.rs"]
-mod masked;
 mod privileges;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/tty.rs"]
-mod tty;
 
 include!("runtime.rs");

@@ -9,28 +9,11 @@
 //! SOLUTION: `privileges` and `dev` are step06's own, compiled by path: the
 //! answer is written once.
 
-// step06's `caps` and `devices` call your modules and re-export them. Some
-// of their items serve only later steps or the tests.
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/caps.rs"]
-mod caps;
 #[path = "../../../steps/step06/src/container.rs"]
 mod container;
 #[path = "../../../steps/step06/src/dev.rs"]
 mod dev;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/devices.rs"]
-mod devices;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/environ.rs"]
-mod environ;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/masked.rs"]
-mod masked;
 #[path = "../../../steps/step06/src/privileges.rs"]
 mod privileges;
-#[allow(dead_code)]
-#[path = "../../../steps/step06/src/tty.rs"]
-mod tty;
 
 include!("../../../exercises/ex06-caps/src/runtime.rs");

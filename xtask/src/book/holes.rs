@@ -526,15 +526,18 @@ trait T { fn declared(&self); }
         );
     }
 
+    /// Writes `text` to `root/rel`, making its directories.
+    fn write_file(root: &Path, rel: &str, text: &str) {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
     /// A workspace with exercise 3 (hole `pivot_into`, helper `detach`),
     /// step03's pivot.rs with an anchor around each, and chapter 3.
     fn workspace(chapter: &str) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
-        let write = |rel: &str, text: &str| {
-            let path = root.path().join(rel);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        };
+        let write = |rel: &str, text: &str| write_file(root.path(), rel, text);
         write(
             "exercises/ex03-mount/src/pivot.rs",
             "pub fn pivot_into(rootfs: &Path) -> Result<(), E> {\n    todo!(\"pivot\")\n}\n\
@@ -602,11 +605,7 @@ trait T { fn declared(&self); }
             "# 3\n\n```rust\n{{#include ../../steps/step03/src/mount.rs:other}}\n```\n\
              ```rust\n{{#include ../../steps/step02/src/pid.rs}}\n```\n\n## Exercise 3\n",
         );
-        let write = |rel: &str, text: &str| {
-            let path = ws.path().join(rel);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        };
+        let write = |rel: &str, text: &str| write_file(ws.path(), rel, text);
         write(
             "steps/step03/src/mount.rs",
             "// ANCHOR: other\nfn pivot_into() {}\n// ANCHOR_END: other\n",

@@ -4,14 +4,24 @@
 //! and youki take: an OCI bundle (a `config.json` beside a root
 //! filesystem) and the lifecycle commands of the runtime spec, `create`,
 //! `start`, `state`, `kill`, `delete`, plus `run`, `list` and `exec`.
+//!
 //! [`spec`] reads and checks the bundle, [`state`] keeps what `create`
-//! leaves for the commands after it, [`cgroups`] places the container in
-//! the cgroup its `cgroupsPath` names, [`hooks`] runs the bundle's hooks,
-//! [`init`] is the container's side of `create`, [`exec`] joins a running
+//! leaves for the commands after it, [`create`] and [`init`] are the two
+//! sides of `create` (talking over [`sync`]), [`rootfs`] builds the
+//! container's filesystem from the config, [`cgroups`] its cgroup,
+//! [`process`] the command's privileges, [`hooks`] the bundle's hooks,
+//! [`ops`] the commands after `create`, [`exec`] joins a running
 //! container. The kernel work is chapters 2 to 9's, reused.
 
 pub mod cgroups;
-pub use step09::{
-    caps, cgroup, clone_into_cgroup, devices, environ, idmap, masked, mount, overlay, pid, rootfs,
-    seccomp, tty, userns, uts,
-};
+pub mod create;
+pub mod exec;
+pub mod hooks;
+pub mod init;
+pub mod ops;
+pub mod process;
+pub mod rootfs;
+pub mod spec;
+pub mod state;
+pub mod sync;
+pub use step09::{caps, idmap, mount, pid, seccomp, tty};

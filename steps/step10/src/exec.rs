@@ -1,0 +1,159 @@
+//! `exec ID COMMAND`: one more process in a running container, as
+//! `runc exec` and `docker exec` start one.
+//!
+//! ```text
+//! step10 exec                                    the container
+//! open /proc/PID/ns/{user,ipc,uts,net,pid,cgroup,mnt}
+//! write our PID to the container's cgroup.procs
+//! setns(user), then the others, mnt last
+//! fork ─────────────────────────────────────────▶ the command: in every
+//!   (setns(pid) moves only our children:           namespace and the cgroup
+//!    the fork is what enters the PID namespace)    rlimits, user, capabilities,
+//! wait, pass signals on                            no_new_privs, seccomp, exec
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::{ForkResult, fork};
+use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
+
+use crate::cgroups::Cgroups;
+use crate::create::clone_flag;
+use crate::process;
+use crate::state::Container;
+
+/// `exec`'s flags.
+#[derive(Debug, Clone)]
+pub struct ExecOpts {
+    pub id: String,
+    pub argv: Vec<String>,
+    /// Added to (or replacing) the container's `process.env`.
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub root: PathBuf,
+}
+
+/// The namespace's file under /proc/PID/ns.
+fn ns_file(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+// ANCHOR: exec
+/// Runs `argv` in container `id` and returns its exit status.
+pub fn exec(opts: &ExecOpts) -> anyhow::Result<i32> {
+    let (record, spec) = {
+        // The lock only while we read: a long exec must not hold up
+        // `state` or `kill` of its container.
+        let container = Container::open(&opts.root, &opts.id)?;
+        let record = container.record()?;
+        let status = container.status(&record);
+        if status != ContainerState::Running {
+            bail!(
+                "container {:?} is {status}: exec needs a running container",
+                opts.id
+            );
+        }
+        (record, container.config()?)
+    };
+    let mut process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the container's config.json has no process"))?;
+    process.set_args(Some(opts.argv.clone()));
+    process.set_terminal(Some(false));
+    let mut env = process.env().clone().unwrap_or_default();
+    for pair in &opts.env {
+        let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        env.push(pair.clone());
+    }
+    process.set_env(Some(env));
+    if let Some(cwd) = &opts.cwd {
+        process.set_cwd(cwd.clone());
+    }
+    let filter = process::seccomp_filter(&spec)?;
+
+    // Every namespace the container has, as its init holds them: the user
+    // namespace first (the others belong to it), the mount namespace last
+    // (after it, the host's /proc is out of sight).
+    let mut types: Vec<LinuxNamespaceType> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .map(|ns| ns.typ())
+        .collect();
+    types.sort_by_key(|t| match t {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 2,
+        _ => 1,
+    });
+    let mut fds = Vec::new();
+    for typ in types {
+        let path = PathBuf::from(format!("/proc/{}/ns/{}", record.pid, ns_file(typ)));
+        if same_namespace(&path, typ) {
+            continue; // joining our own user namespace is an error
+        }
+        let fd = nix::fcntl::open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .with_context(|| format!("open {}", path.display()))?;
+        fds.push((typ, path, fd));
+    }
+    // Into the container's cgroup before the namespaces: its path is the
+    // host's, and the command, forked below, is born in it.
+    Cgroups::from_paths(record.cgroups.clone()).add(nix::unistd::getpid())?;
+    for (typ, path, fd) in &fds {
+        workshop::call(
+            "setns",
+            format!("{path:?}, {}", ns_name(clone_flag(*typ))),
+            || nix::sched::setns(fd, clone_flag(*typ)),
+        )?;
+    }
+    drop(fds);
+    let signals = crate::pid::block_signals()?;
+    // SAFETY: single-threaded; the child execs or exits.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            let result = (|| -> anyhow::Result<i32> {
+                nix::sys::signal::sigprocmask(
+                    nix::sys::signal::SigmaskHow::SIG_UNBLOCK,
+                    Some(&signals),
+                    None,
+                )?;
+                process::set_limits(&process)?;
+                let program = process::find_program(&process)?;
+                match process::exec(&process, &program, filter.as_ref())? {}
+            })();
+            workshop::exit::child_finish(result)
+        }
+        ForkResult::Parent { child } => Ok(crate::pid::supervise(child, &signals)?),
+    }
+}
+// ANCHOR_END: exec
+
+fn ns_name(flag: CloneFlags) -> String {
+    workshop::explain::clone_flags(flag)
+}
+
+/// Is the namespace at `path` the one we are in already?
+fn same_namespace(path: &Path, typ: LinuxNamespaceType) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = PathBuf::from(format!("/proc/self/ns/{}", ns_file(typ)));
+    match (std::fs::metadata(path), std::fs::metadata(ours)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}

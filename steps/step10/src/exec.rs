@@ -12,17 +12,13 @@
 //! wait, pass signals on                            no_new_privs, seccomp, exec
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use nix::fcntl::OFlag;
-use nix::sched::CloneFlags;
-use nix::sys::stat::Mode;
+use anyhow::bail;
 use nix::unistd::{ForkResult, fork};
 use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
 
 use crate::cgroups::Cgroups;
-use crate::create::clone_flag;
 use crate::process;
 use crate::state::Container;
 
@@ -35,20 +31,6 @@ pub struct ExecOpts {
     pub env: Vec<String>,
     pub cwd: Option<PathBuf>,
     pub root: PathBuf,
-}
-
-/// The namespace's file under /proc/PID/ns.
-fn ns_file(typ: LinuxNamespaceType) -> &'static str {
-    match typ {
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Time => "time",
-    }
 }
 
 // ANCHOR: exec
@@ -86,10 +68,10 @@ pub fn exec(opts: &ExecOpts) -> anyhow::Result<i32> {
     }
     let filter = process::seccomp_filter(&spec)?;
 
-    // Every namespace the container has, as its init holds them: the user
-    // namespace first (the others belong to it), the mount namespace last
-    // (after it, the host's /proc is out of sight).
-    let mut types: Vec<LinuxNamespaceType> = spec
+    // Into the container's cgroup before the namespaces: its path is the
+    // host's, and the command, forked below, is born in it.
+    Cgroups::from_paths(record.cgroups.clone()).add(nix::unistd::getpid())?;
+    let types: Vec<LinuxNamespaceType> = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
@@ -97,32 +79,7 @@ pub fn exec(opts: &ExecOpts) -> anyhow::Result<i32> {
         .flatten()
         .map(|ns| ns.typ())
         .collect();
-    types.sort_by_key(|t| match t {
-        LinuxNamespaceType::User => 0,
-        LinuxNamespaceType::Mount => 2,
-        _ => 1,
-    });
-    let mut fds = Vec::new();
-    for typ in types {
-        let path = PathBuf::from(format!("/proc/{}/ns/{}", record.pid, ns_file(typ)));
-        if same_namespace(&path, typ) {
-            continue; // joining our own user namespace is an error
-        }
-        let fd = nix::fcntl::open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .with_context(|| format!("open {}", path.display()))?;
-        fds.push((typ, path, fd));
-    }
-    // Into the container's cgroup before the namespaces: its path is the
-    // host's, and the command, forked below, is born in it.
-    Cgroups::from_paths(record.cgroups.clone()).add(nix::unistd::getpid())?;
-    for (typ, path, fd) in &fds {
-        workshop::call(
-            "setns",
-            format!("{path:?}, {}", ns_name(clone_flag(*typ))),
-            || nix::sched::setns(fd, clone_flag(*typ)),
-        )?;
-    }
-    drop(fds);
+    crate::lifecycle::join_namespaces(record.pid, &types)?;
     let signals = crate::pid::block_signals()?;
     // SAFETY: single-threaded; the child execs or exits.
     match unsafe { fork() }? {
@@ -143,17 +100,3 @@ pub fn exec(opts: &ExecOpts) -> anyhow::Result<i32> {
     }
 }
 // ANCHOR_END: exec
-
-fn ns_name(flag: CloneFlags) -> String {
-    workshop::explain::clone_flags(flag)
-}
-
-/// Is the namespace at `path` the one we are in already?
-fn same_namespace(path: &Path, typ: LinuxNamespaceType) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let ours = PathBuf::from(format!("/proc/self/ns/{}", ns_file(typ)));
-    match (std::fs::metadata(path), std::fs::metadata(ours)) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    }
-}

@@ -13,9 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use anyhow::Context;
-use nix::fcntl::OFlag;
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-use nix::sys::stat::Mode;
 use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
 
 use crate::create::{report_and_exit, wants_new};
@@ -92,7 +90,7 @@ pub fn run(
         let program = process::find_program(process)?;
         let filter = process::seccomp_filter(spec)?;
         chan.send(&Msg::Ready)?;
-        wait_for_start(&state_dir)?;
+        crate::lifecycle::wait_for_start(&state_dir)?;
         drop(state_dir);
         let running = state::oci_state(
             id,
@@ -129,31 +127,6 @@ fn set_domainname(name: &str) -> anyhow::Result<()> {
     })?;
     Ok(())
 }
-
-// ANCHOR: wait_for_start
-/// Blocks until `start`. Opening a FIFO for writing blocks until someone
-/// opens it for reading: `start` does, reads the byte we write, and removes
-/// the FIFO. The path is gone since pivot_root; the directory's descriptor
-/// `create` gave us still leads to it (and is closed on exec).
-fn wait_for_start(state_dir: &OwnedFd) -> anyhow::Result<()> {
-    let fifo = workshop::call(
-        "openat",
-        "<state dir>, \"exec.fifo\", O_WRONLY|O_CLOEXEC",
-        || {
-            nix::fcntl::openat(
-                state_dir.as_fd(),
-                Path::new(state::EXEC_FIFO),
-                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-        },
-    )?;
-    workshop::call("write", "<exec.fifo>, \"0\", 1", || {
-        nix::unistd::write(&fifo, b"0")
-    })?;
-    Ok(())
-}
-// ANCHOR_END: wait_for_start
 
 // ANCHOR: terminal
 /// `process.terminal`: a pty from the container's own devpts; its master

@@ -18,6 +18,7 @@ pub mod create;
 pub mod exec;
 pub mod hooks;
 pub mod init;
+pub mod lifecycle;
 pub mod ops;
 pub mod process;
 pub mod rootfs;

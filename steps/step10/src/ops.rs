@@ -1,16 +1,11 @@
 //! The lifecycle commands after `create`: `start`, `state`, `kill`,
 //! `delete`, and `run` and `list`, which runc has and the spec does not.
 
-use std::io::Read;
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use anyhow::bail;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::ContainerState;
 
@@ -34,26 +29,7 @@ pub fn start(root: &Path, id: &str) -> anyhow::Result<()> {
     if spec.process().is_none() {
         bail!("config.json has no \"process\": there is nothing to start");
     }
-    // O_NONBLOCK: the open itself must not wait; init is blocked in its
-    // own open for writing, which ours now completes.
-    let fifo = nix::fcntl::open(
-        &container.fifo(),
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .with_context(|| format!("open {}", container.fifo().display()))?;
-    let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-    let ready = poll(&mut fds, PollTimeout::from(10_000u16))?;
-    let mut byte = [0u8; 1];
-    let got = if ready > 0 {
-        std::fs::File::from(fifo).read(&mut byte).unwrap_or(0)
-    } else {
-        0
-    };
-    if got != 1 {
-        bail!("container {id:?}: its init did not answer on exec.fifo (it has ended?)");
-    }
-    std::fs::remove_file(container.fifo())?;
+    crate::lifecycle::release(&container.fifo())?;
     let running = state::oci_state(
         id,
         ContainerState::Running,

@@ -152,28 +152,12 @@ impl Container {
 
     /// The container's status now, from its record and the process table.
     pub fn status(&self, record: &Record) -> ContainerState {
-        status(record, self.fifo().exists())
+        crate::lifecycle::status(record, self.fifo().exists())
     }
 
     /// Removes the directory (the lock goes with the last descriptor).
     pub fn remove(self) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&self.dir).with_context(|| format!("rm -r {}", self.dir.display()))
-    }
-}
-
-// ANCHOR: status
-/// `created` while init waits on the FIFO, `running` once `start` has
-/// taken the FIFO away, `stopped` when init is gone: no process with its
-/// PID, a zombie, or another process that got its PID later.
-pub fn status(record: &Record, fifo_exists: bool) -> ContainerState {
-    match start_time(record.pid) {
-        Some(t) if t == record.start_time => {}
-        _ => return ContainerState::Stopped,
-    }
-    if fifo_exists {
-        ContainerState::Created
-    } else {
-        ContainerState::Running
     }
 }
 
@@ -183,7 +167,6 @@ pub fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&stat)
 }
-// ANCHOR_END: status
 
 /// The start time from a /proc/PID/stat line, `None` for a zombie. The
 /// command name (field 2) is in parentheses and may hold spaces and

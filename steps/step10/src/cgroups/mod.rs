@@ -42,7 +42,7 @@ use std::path::{Component, Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
@@ -280,7 +280,7 @@ impl Cgroups {
                 .created
                 .sort_by_key(|d| std::cmp::Reverse(d.components().count()));
             if let Err(cleanup) = cgroups.remove() {
-                return Err(err.context(format!("(and cleaning up failed: {cleanup:#})")));
+                bail!("{err:#}; removing what create made failed too: {cleanup:#}");
             }
             return Err(err);
         }
@@ -319,7 +319,15 @@ impl Cgroups {
     /// whole process (all its threads), and its children start there too.
     pub fn add(&self, pid: Pid) -> anyhow::Result<()> {
         for leaf in &self.leaves {
-            fs::write(&leaf.join("cgroup.procs"), &pid.to_string())?;
+            let procs = leaf.join("cgroup.procs");
+            fs::write(&procs, &pid.to_string()).map_err(|err| match err.errno {
+                // v1 cpuset: a cgroup with no CPUs or memory nodes takes nobody.
+                Errno::ENOSPC => err.with_hint(format!(
+                    "{leaf:?} has an empty cpuset.cpus or cpuset.mems: write the CPUs and \
+                     memory nodes it may use there (its parent's, say)"
+                )),
+                _ => err,
+            })?;
         }
         Ok(())
     }
@@ -422,10 +430,7 @@ enum Plan {
 
 /// Reads one cgroup file, trimmed (for tests and callers that check).
 pub fn read_value(path: &Path) -> anyhow::Result<String> {
-    Ok(fs::read(path)
-        .with_context(|| format!("reading {path:?}"))?
-        .trim()
-        .to_owned())
+    Ok(fs::read(path)?.trim().to_owned())
 }
 
 #[cfg(test)]

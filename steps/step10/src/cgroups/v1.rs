@@ -360,7 +360,23 @@ pub fn apply(
         if write.optional && !file.exists() {
             continue;
         }
-        fs::write(&file, &write.value)?;
+        fs::write(&file, &write.value).map_err(|err| missing_file_hint(err, &write.file))?;
     }
     Ok(())
+}
+
+/// A write to a file the kernel does not have here: the controller is
+/// mounted (that was checked), so this kernel lacks the feature (no
+/// `blkio.weight` without the BFQ scheduler, no `memory.memsw.*` without
+/// swap accounting, no `cpu.rt_*` without CONFIG_RT_GROUP_SCHED).
+pub(super) fn missing_file_hint(err: workshop::SyscallError, file: &str) -> workshop::SyscallError {
+    if err.errno == nix::errno::Errno::ENOENT {
+        let hint = format!(
+            "this kernel has no {file} (the controller is there, the feature is not); \
+             remove the setting that asks for it from config.json"
+        );
+        err.with_hint(hint)
+    } else {
+        err
+    }
 }

@@ -362,7 +362,7 @@ pub fn apply(root: &Path, leaf: &Path, plan: &Plan) -> anyhow::Result<()> {
         if file == "memory.swap.max" && value == "max" && !path.exists() {
             continue;
         }
-        fs::write(&path, value)?;
+        fs::write(&path, value).map_err(|err| super::v1::missing_file_hint(err, file))?;
     }
     if let Some(rules) = &plan.devices {
         let fd = open_dir(leaf)?;

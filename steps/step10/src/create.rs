@@ -37,7 +37,10 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::{ForkResult, Pid, fork};
-use oci_spec::runtime::{ContainerState, LinuxIdMapping, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{
+    ContainerState, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType,
+    LinuxResources, Spec,
+};
 
 use crate::cgroups::Cgroups;
 use crate::hooks;
@@ -130,10 +133,11 @@ fn create_in(
     nix::unistd::mkfifo(&container.fifo(), Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", container.fifo().display()))?;
     let linux = spec.linux().as_ref();
+    let resources = with_default_devices(spec)?;
     let cgroups = Cgroups::create(
         linux.and_then(|l| l.cgroups_path().as_deref()),
         &opts.id,
-        linux.and_then(|l| l.resources().as_ref()),
+        resources.as_ref(),
     )?;
     made.cgroups = Some(cgroups.clone());
     let (ours, theirs) = sync::pair()?;
@@ -214,6 +218,58 @@ fn create_in(
     Ok(record)
 }
 // ANCHOR_END: create_in
+
+// ANCHOR: default_devices
+/// `linux.resources` with the device rules every container needs after
+/// the config's own: its listed `linux.devices`, the six default devices,
+/// its terminals (`/dev/pts/*`, `/dev/ptmx`, `/dev/console`), as runc's
+/// `AllowedDevices`. A config that denies everything (the usual first
+/// rule) would otherwise forbid even /dev/null, and init's own mknod of it.
+fn with_default_devices(spec: &Spec) -> anyhow::Result<Option<LinuxResources>> {
+    let Some(linux) = spec.linux().as_ref() else {
+        return Ok(None);
+    };
+    let Some(resources) = linux.resources().clone() else {
+        return Ok(None);
+    };
+    let Some(mut rules) = resources.devices().clone() else {
+        return Ok(Some(resources));
+    };
+    let rule = |typ, major: Option<i64>, minor: Option<i64>| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .access("rwm");
+        if let Some(major) = major {
+            b = b.major(major);
+        }
+        if let Some(minor) = minor {
+            b = b.minor(minor);
+        }
+        b.build()
+    };
+    for d in linux.devices().iter().flatten() {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()))?);
+    }
+    let c = LinuxDeviceType::C;
+    for (major, minor) in [
+        (Some(1), Some(3)),
+        (Some(1), Some(5)),
+        (Some(1), Some(7)),
+        (Some(1), Some(8)),
+        (Some(1), Some(9)),
+        (Some(5), Some(0)),
+        (Some(5), Some(1)),
+        (Some(5), Some(2)),
+        (Some(136), None),
+    ] {
+        rules.push(rule(c, major, minor)?);
+    }
+    let mut resources = resources;
+    resources.set_devices(Some(rules));
+    Ok(Some(resources))
+}
+// ANCHOR_END: default_devices
 
 /// Does the config ask for a new namespace of this type (listed, no path)?
 pub fn wants_new(spec: &Spec, typ: LinuxNamespaceType) -> bool {

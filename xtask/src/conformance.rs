@@ -62,6 +62,12 @@ pub struct Args {
     /// Do not rewrite book/src/generated/conformance.md (a run with --only never does).
     #[arg(long)]
     no_write: bool,
+    /// CI's check: step10 alone, held to the better of runc and crun as the
+    /// book's table (a real three-runtime run, `cargo xtask conformance`)
+    /// recorded them; fails when step10 passes fewer points or fewer whole
+    /// files. Writes nothing.
+    #[arg(long, conflicts_with_all = ["runtimes", "only"])]
+    ci: bool,
 }
 
 /// The commit of runtime-tools that shared/ holds.
@@ -251,9 +257,13 @@ impl FileResult {
         why
     }
 
-    /// Ran to its end with no failed point.
+    /// Ran to its end with no failed point and at least one passed: a file
+    /// that checked nothing (the seven hook files of runtime-tools print no
+    /// point at all, and a file of skips proves nothing) is not whole.
     pub fn whole(&self) -> bool {
-        self.stopped().is_empty() && self.tap.count(Outcome::Fail) == 0
+        self.stopped().is_empty()
+            && self.tap.count(Outcome::Fail) == 0
+            && self.tap.count(Outcome::Pass) > 0
     }
 
     fn cell(&self) -> String {
@@ -305,7 +315,8 @@ impl RuntimeResult {
 fn runtimes(args: &Args) -> anyhow::Result<Vec<Runtime>> {
     let mut wanted: Vec<(String, PathBuf)> = Vec::new();
     if args.runtimes.is_empty() {
-        for tool in ["runc", "crun"] {
+        let others: &[&str] = if args.ci { &[] } else { &["runc", "crun"] };
+        for &tool in others {
             match which(tool) {
                 Some(bin) => wanted.push((tool.into(), bin)),
                 None => eprintln!(
@@ -966,6 +977,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let report = report(&results, &cgroup_note, args.diff);
     println!("\n{}", report.terminal);
+    if args.ci {
+        let table = crate::workspace_root().join("book/src/generated/conformance.md");
+        let text = fs::read_to_string(&table).with_context(|| format!("read {}", table.display()))?;
+        let step10 = results
+            .iter()
+            .find(|r| r.name == "step10")
+            .context("step10 did not run")?;
+        let whole = step10.files.iter().filter(|f| f.whole()).count();
+        return hold_to_recorded(&text, step10.points(Outcome::Pass), whole);
+    }
     if args.no_write || !args.only.is_empty() {
         eprintln!("conformance: book/src/generated/conformance.md left as it was");
     } else {
@@ -975,6 +996,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+// ANCHOR: ci
+/// `--ci`: step10's points passed and whole files against the best of the
+/// other runtimes' rows in the book's table (`| runc | version | passed |
+/// failed | skipped | W of N | ...`).
+pub fn hold_to_recorded(table: &str, passed: usize, whole: usize) -> anyhow::Result<()> {
+    let mut best: Option<(String, usize, usize)> = None;
+    for line in table.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // ["", name, version, passed, failed, skipped, "W of N", stopped, minutes, ""]
+        if cells.len() < 9 || cells[1] == "runtime" || cells[1] == "step10" {
+            continue;
+        }
+        let (Ok(p), Some(Ok(w))) = (
+            cells[3].parse::<usize>(),
+            cells[6].split(' ').next().map(str::parse::<usize>),
+        ) else {
+            continue;
+        };
+        let (bp, bw) = best.as_ref().map_or((0, 0), |b| (b.1, b.2));
+        best = Some((cells[1].to_owned(), p.max(bp), w.max(bw)));
+    }
+    let Some((_, best_points, best_whole)) = best else {
+        bail!("the book's conformance table has no row of runc or crun: run `cargo xtask conformance` (all three runtimes) and commit book/src/generated/conformance.md");
+    };
+    println!(
+        "conformance --ci: step10 passed {passed} points and {whole} whole files; the best of runc and crun (the book's table) {best_points} and {best_whole}"
+    );
+    if passed < best_points || whole < best_whole {
+        bail!(
+            "step10 is below the better of runc and crun: {passed} < {best_points} points or {whole} < {best_whole} whole files (the list above says which files fell)"
+        );
+    }
+    Ok(())
+}
+// ANCHOR_END: ci
 
 // --- The report --------------------------------------------------------------
 
@@ -1076,7 +1133,8 @@ fn report(results: &[RuntimeResult], cgroup_note: &str, with_diff: bool) -> Repo
     let legend = format!(
         "Points are the TAP lines of the {total_files} validation files of opencontainers/runtime-tools \
          ({SUITE_COMMIT}); a skipped point (`# SKIP`) is neither passed nor failed. A file is whole when \
-         it ran to its end (exit 0, as many points as its plan) with no failed point. A file that \
+         it ran to its end (exit 0, as many points as its plan) with no failed point and at least one \
+         passed: a file that checked nothing (the seven hook files print no point) is not whole. A file that \
          stopped early (a non-zero exit, a signal, the timeout, a missing or short plan) counts as \
          not whole, and its points past those it printed are unknown: they are in no column.\n\n\
          {cgroup_note}"
@@ -1293,7 +1351,10 @@ mod tests {
     fn skipped_file_plan() {
         let tap = parse_tap("TAP version 13\n1..1\nok 1 # skip cgroup v2 only\n");
         let f = file(tap, End::Exit(0));
-        assert!(f.whole());
+        assert!(f.stopped().is_empty());
+        assert!(!f.whole(), "a file of skips checked nothing");
+        let f = file(parse_tap("TAP version 13\n1..0\n"), End::Exit(0));
+        assert!(!f.whole(), "a file of no point checked nothing");
         let tap = parse_tap("1..0 # SKIP no hugetlb\n");
         assert_eq!(tap.plan, Some(0));
     }
@@ -1332,6 +1393,20 @@ mod tests {
             f.stopped(),
             ["bailed out: no runtime", "1 of 2 planned points"]
         );
+    }
+
+    #[test]
+    fn ci_holds_step10_to_the_better_of_the_recorded_rows() {
+        let table = "| runtime | version | points passed | failed | skipped | files whole | files stopped early | minutes |\n\
+                     |---|---|---:|---:|---:|---:|---:|---:|\n\
+                     | runc | runc 1.1.5 | 3277 | 33 | 427 | 27 of 58 | 8 | 1.5 |\n\
+                     | crun | crun 1.8.1 | 3567 | 17 | 465 | 34 of 58 | 7 | 1.3 |\n\
+                     | step10 | step10 0.1.0 | 1 | 0 | 0 | 1 of 58 | 0 | 1.0 |\n";
+        assert!(hold_to_recorded(table, 3567, 34).is_ok());
+        assert!(hold_to_recorded(table, 3600, 35).is_ok());
+        assert!(hold_to_recorded(table, 3566, 40).is_err(), "fewer points than crun");
+        assert!(hold_to_recorded(table, 4000, 33).is_err(), "fewer whole files than crun");
+        assert!(hold_to_recorded("no table here", 4000, 58).is_err());
     }
 
     #[test]

@@ -93,6 +93,11 @@ fn phases() -> Vec<Phase> {
             argv: xtask(&["escape"]),
         },
         Phase {
+            name: "conformance",
+            what: "the runtime-tools validation suite against step10, held to the better of runc and crun as the book's table recorded them",
+            argv: xtask(&["conformance", "--ci"]),
+        },
+        Phase {
             name: "soak",
             what: "the short soak: many runs, concurrent runs, signals at random moments; nothing leaks",
             argv: xtask(&["soak"]),

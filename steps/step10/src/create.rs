@@ -181,7 +181,9 @@ fn create_in(
     ours.expect(&Msg::Hooks)?;
     let creating = state::oci_state(
         &opts.id,
-        ContainerState::Creating,
+        // The spec's states have no name for "namespaces made, process
+        // not yet started"; hooks are told `created`, as crun tells them.
+        ContainerState::Created,
         Some(init.as_raw()),
         &bundle.dir,
         spec,

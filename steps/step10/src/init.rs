@@ -53,7 +53,9 @@ pub fn run(
         chan.expect(&Msg::HooksDone)?;
         let creating = state::oci_state(
             id,
-            ContainerState::Creating,
+            // The spec's states have no name for "namespaces made, process
+            // not yet started"; hooks are told `created`, as crun tells them.
+            ContainerState::Created,
             Some(host_pid),
             &bundle.dir,
             spec,

@@ -62,10 +62,14 @@ pub struct CreateOpts {
 /// Creates the container; on an error nothing is left behind.
 pub fn create(opts: &CreateOpts) -> anyhow::Result<Record> {
     let bundle = spec::load(&opts.bundle)?;
-    let process = bundle.spec.process().as_ref().ok_or_else(|| {
-        anyhow::anyhow!("config.json has no \"process\": say what the container runs")
-    })?;
-    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+    // No `process` is allowed at create; `start` refuses such a container.
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && opts.console_socket.is_none() {
         bail!(
             "process.terminal is true: give --console-socket PATH, where the terminal's master is sent (or set terminal to false)"
         );
@@ -132,6 +136,14 @@ fn create_in(
     // reading: the whole of the create/start split is this one FIFO.
     nix::unistd::mkfifo(&container.fifo(), Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", container.fifo().display()))?;
+    // In a user namespace init is root of the namespace only: on the host
+    // it is whoever container uid 0 maps to, and must own the FIFO to open it.
+    let (uid, gid) = host_root(spec);
+    nix::unistd::chown(
+        &container.fifo(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )?;
     let linux = spec.linux().as_ref();
     let resources = with_default_devices(spec)?;
     let cgroups = Cgroups::create(
@@ -251,7 +263,14 @@ fn with_default_devices(spec: &Spec) -> anyhow::Result<Option<LinuxResources>> {
         b.build()
     };
     for d in linux.devices().iter().flatten() {
-        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()))?);
+        // The device cgroup knows block and character devices only; a
+        // FIFO (`p`) needs no rule, and `u` is a character device.
+        let typ = match d.typ() {
+            LinuxDeviceType::B => LinuxDeviceType::B,
+            LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
+            _ => continue,
+        };
+        rules.push(rule(typ, Some(d.major()), Some(d.minor()))?);
     }
     let c = LinuxDeviceType::C;
     for (major, minor) in [
@@ -301,6 +320,25 @@ pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
         LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
         LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
     }
+}
+
+/// The host's uid and gid of the container's root: 0 and 0 without a user
+/// namespace, else what the maps make of container ID 0.
+fn host_root(spec: &Spec) -> (u32, u32) {
+    let linux = spec.linux().as_ref();
+    let find = |maps: Option<&Vec<LinuxIdMapping>>| {
+        maps.into_iter()
+            .flatten()
+            .find(|m| m.container_id() == 0)
+            .map_or(0, |m| m.host_id())
+    };
+    if !wants_new(spec, LinuxNamespaceType::User) {
+        return (0, 0);
+    }
+    (
+        find(linux.and_then(|l| l.uid_mappings().as_ref())),
+        find(linux.and_then(|l| l.gid_mappings().as_ref())),
+    )
 }
 
 // ANCHOR: write_maps
@@ -443,7 +481,11 @@ pub fn report_and_exit(chan: &Channel, result: anyhow::Result<i32>) -> ! {
     let code = match result {
         Ok(code) => code,
         Err(err) => {
-            let _ = chan.send(&Msg::Error(format!("{err:#}")));
+            // After `Ready`, `create` has gone: the error goes where the
+            // container's output goes.
+            if chan.send(&Msg::Error(format!("{err:#}"))).is_err() {
+                eprintln!("{}: {err:#}", workshop::explain::program());
+            }
             workshop::exit::RUNTIME_FAILED
         }
     };

@@ -19,7 +19,7 @@ use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
 use crate::create::{report_and_exit, wants_new};
 use crate::spec::Bundle;
 use crate::sync::{Channel, Msg};
-use crate::{hooks, mount, process, rootfs, state, tty};
+use crate::{hooks, process, rootfs, state, tty};
 
 // ANCHOR: run
 /// Never returns: execs the command, or reports an error to `create` (or,
@@ -35,10 +35,8 @@ pub fn run(
     workshop::explain::set_role(workshop::explain::Role::Init);
     let result = (|| -> anyhow::Result<i32> {
         let spec = &bundle.spec;
-        let process = spec
-            .process()
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no process"))?;
+        // A config without `process` makes a container `start` refuses.
+        let process = spec.process().as_ref();
         // Out of the session (and so the terminal) of whoever ran create.
         workshop::call("setsid", "", nix::unistd::setsid)?;
         // Our PID as the host sees it, for the hooks' state: the host's
@@ -66,7 +64,7 @@ pub fn run(
             all.and_then(|h| h.create_container().as_ref()),
             &creating,
         )?;
-        mount::pivot_into(&bundle.rootfs)?;
+        rootfs::pivot(&bundle.rootfs)?;
         rootfs::finish(spec)?;
         if let Some(name) = spec.hostname().as_deref() {
             if wants_uts(spec) {
@@ -83,13 +81,14 @@ pub fn run(
         if let Some(console) = console {
             terminal(&console)?;
         }
-        process::set_limits(process)?;
-        let cwd = process.cwd();
-        if !cwd.is_dir() {
-            std::fs::create_dir_all(cwd)
-                .with_context(|| format!("process.cwd {}", cwd.display()))?;
+        if let Some(process) = process {
+            process::set_limits(process)?;
+            let cwd = process.cwd();
+            if !cwd.is_dir() {
+                std::fs::create_dir_all(cwd)
+                    .with_context(|| format!("process.cwd {}", cwd.display()))?;
+            }
         }
-        let program = process::find_program(process)?;
         let filter = process::seccomp_filter(spec)?;
         chan.send(&Msg::Ready)?;
         crate::lifecycle::wait_for_start(&state_dir)?;
@@ -106,6 +105,19 @@ pub fn run(
             all.and_then(|h| h.start_container().as_ref()),
             &running,
         )?;
+        let Some(process) = process else {
+            return Ok(0); // `start` refuses a container without a process
+        };
+        // Looked up now, not at create: a container whose command is
+        // missing is created and started, and ends with 127, as a shell's
+        // command that is not found (and `docker run`'s) does.
+        let program = match process::find_program(process) {
+            Ok(program) => program,
+            Err(err) => {
+                eprintln!("{}: {err:#}", workshop::explain::program());
+                return Ok(127);
+            }
+        };
         match process::exec(process, &program, filter.as_ref())? {}
     })();
     report_and_exit(chan, result)

@@ -27,7 +27,11 @@ pub fn start(root: &Path, id: &str) -> anyhow::Result<()> {
     }
     let spec = container.config()?;
     if spec.process().is_none() {
-        bail!("config.json has no \"process\": there is nothing to start");
+        // The spec: an error, and the container does not run; it is
+        // stopped, so that `delete` can remove it.
+        let _ = kill(Pid::from_raw(record.pid), Signal::SIGKILL);
+        wait_gone(record.pid);
+        bail!("container {id:?} has no \"process\" in its config.json: there is nothing to start");
     }
     crate::lifecycle::release(&container.fifo())?;
     let running = state::oci_state(

@@ -488,6 +488,28 @@ fn make_node(
 }
 // ANCHOR_END: devices
 
+// ANCHOR: pivot
+/// Step 3: `rootfs` (bound onto itself by [`prepare`], so a mount point)
+/// becomes `/`. Chapter 3's `pivot_into` binds the rootfs again first,
+/// recursively: a copy that would leave out every mount the config made
+/// `unbindable` (MS_BIND|MS_REC skips them). Here the first bind stands.
+pub fn pivot(rootfs: &Path) -> anyhow::Result<()> {
+    call("chdir", format!("{rootfs:?}"), || {
+        nix::unistd::chdir(rootfs)
+    })?;
+    // pivot_root(".", "."): the old root lands on top of the new one, at
+    // the same place; chapter 3 explains the trick.
+    call("pivot_root", "\".\", \".\"", || {
+        nix::unistd::pivot_root(".", ".")
+    })?;
+    call("umount2", "\".\", MNT_DETACH", || {
+        nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+    })?;
+    call("chdir", "\"/\"", || nix::unistd::chdir("/"))?;
+    Ok(())
+}
+// ANCHOR_END: pivot
+
 // ANCHOR: finish
 /// Step 4, after pivot_root: what is hidden, what is read-only, the
 /// sysctls, and a read-only root last.

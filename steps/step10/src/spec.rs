@@ -31,9 +31,13 @@ pub fn load(dir: &Path) -> anyhow::Result<Bundle> {
             dir.display()
         );
     }
-    let spec = Spec::load(&file).map_err(|e| {
+    // serde_json's own error says where (`unknown variant "CAP_TEST" ... at
+    // line 40 column 17`); oci-spec's loader reduces it to "serde failed".
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+    let spec: Spec = serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {e}; fix the file (the schema is the OCI runtime spec's config.json)",
+            "{}: {e}; fix the file (its schema is the OCI runtime spec's config.json)",
             file.display()
         )
     })?;
@@ -46,6 +50,14 @@ pub fn load(dir: &Path) -> anyhow::Result<Bundle> {
             "{}: root.path {} is not a directory; unpack a root filesystem there",
             file.display(),
             rootfs.display()
+        );
+    }
+    let major = spec.version().split('.').next().unwrap_or("");
+    if major != "1" || spec.version().split('.').count() < 3 {
+        bail!(
+            "{}: ociVersion {:?} is not a 1.x.y version of the runtime spec; step10 implements 1.x (e.g. \"1.0.2\")",
+            file.display(),
+            spec.version()
         );
     }
     check_supported(&spec).with_context(|| file.display().to_string())?;

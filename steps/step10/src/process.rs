@@ -155,9 +155,10 @@ pub fn exec(
     if let (Some(filter), false) = (filter, nnp) {
         seccomp::install(filter)?;
     }
+    let held = held_capabilities(sets);
     drop_bounding(sets.bounding().as_ref())?;
     switch_user(process)?;
-    set_capabilities(sets)?;
+    set_capabilities(sets, held)?;
     if nnp {
         call("prctl", "PR_SET_NO_NEW_PRIVS, 1", || {
             nix::sys::prctl::set_no_new_privs()
@@ -189,6 +190,44 @@ pub fn exec(
     unreachable!("execve returns only on failure")
 }
 // ANCHOR_END: finalize
+
+/// The capabilities the runtime itself holds (its permitted set): a
+/// container cannot be given more. Those the config asks for beyond them
+/// (a runtime run under a restricted bounding set, as in some CI sandboxes,
+/// for `--privileged`'s "all") are left out with one warning, naming them,
+/// as Docker does for a privileged container; runc fails instead.
+fn held_capabilities(sets: &LinuxCapabilities) -> u64 {
+    let held = ::caps::read(None, ::caps::CapSet::Permitted)
+        .map(|set| set.iter().fold(0u64, |m, c| m | (1u64 << c.index())))
+        .unwrap_or(u64::MAX);
+    let asked = [
+        sets.bounding(),
+        sets.effective(),
+        sets.permitted(),
+        sets.inheritable(),
+        sets.ambient(),
+    ]
+    .into_iter()
+    .fold(0u64, |m, set| m | mask(&numbers(set.as_ref())));
+    let missing = asked & !held;
+    if missing != 0 {
+        let names: Vec<String> = (0..64u8)
+            .filter(|n| missing & (1 << n) != 0)
+            .map(|n| {
+                ::caps::all()
+                    .into_iter()
+                    .find(|c| c.index() == n)
+                    .map_or(n.to_string(), |c| c.to_string())
+            })
+            .collect();
+        eprintln!(
+            "{}: warning: process.capabilities: the runtime itself does not hold {}; the container runs without",
+            workshop::explain::program(),
+            names.join(", ")
+        );
+    }
+    held
+}
 
 /// The numbers of a capability set.
 fn numbers(set: Option<&Capabilities>) -> HashSet<u8> {
@@ -276,11 +315,11 @@ struct CapData {
 /// Effective, permitted and inheritable in one capset(2) (one at a time,
 /// the kernel would refuse an effective set larger than the permitted one
 /// on the way), then the ambient set, raised one by one.
-fn set_capabilities(sets: &LinuxCapabilities) -> anyhow::Result<()> {
+fn set_capabilities(sets: &LinuxCapabilities, held: u64) -> anyhow::Result<()> {
     let (e, p, i) = (
-        mask(&numbers(sets.effective().as_ref())),
-        mask(&numbers(sets.permitted().as_ref())),
-        mask(&numbers(sets.inheritable().as_ref())),
+        mask(&numbers(sets.effective().as_ref())) & held,
+        mask(&numbers(sets.permitted().as_ref())) & held,
+        mask(&numbers(sets.inheritable().as_ref())) & held,
     );
     let mut header = CapHeader {
         version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
@@ -310,6 +349,9 @@ fn set_capabilities(sets: &LinuxCapabilities) -> anyhow::Result<()> {
         ambient(libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0)
     })?;
     for n in numbers(sets.ambient().as_ref()) {
+        if held & (1 << n) == 0 {
+            continue;
+        }
         call("prctl", format!("PR_CAP_AMBIENT_RAISE, {n}"), || {
             ambient(libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, n.into())
         })

@@ -46,7 +46,15 @@ pub fn run(
             .to_string_lossy()
             .parse()
             .context("readlink /proc/self")?;
-        rootfs::prepare(spec, &bundle.rootfs, userns)?;
+        // Without a mount namespace of its own the container shares the
+        // host's mount table: any mount would be the host's. Then nothing
+        // is mounted and the root is only chroot(2)ed into.
+        let own_mounts = has_namespace(spec, LinuxNamespaceType::Mount);
+        if own_mounts {
+            rootfs::prepare(spec, &bundle.rootfs, userns)?;
+        } else {
+            rootfs::warn_shared_mounts(spec);
+        }
         chan.send(&Msg::Hooks)?;
         chan.expect(&Msg::HooksDone)?;
         let creating = state::oci_state(
@@ -64,8 +72,12 @@ pub fn run(
             all.and_then(|h| h.create_container().as_ref()),
             &creating,
         )?;
-        rootfs::pivot(&bundle.rootfs)?;
-        rootfs::finish(spec)?;
+        if own_mounts {
+            rootfs::pivot(&bundle.rootfs)?;
+            rootfs::finish(spec)?;
+        } else {
+            rootfs::chroot(&bundle.rootfs)?;
+        }
         if let Some(name) = spec.hostname().as_deref() {
             if wants_uts(spec) {
                 workshop::call("sethostname", format!("{name:?}"), || {
@@ -123,6 +135,13 @@ pub fn run(
     report_and_exit(chan, result)
 }
 // ANCHOR_END: run
+
+fn has_namespace(spec: &oci_spec::runtime::Spec, typ: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ))
+}
 
 fn wants_uts(spec: &oci_spec::runtime::Spec) -> bool {
     spec.linux()

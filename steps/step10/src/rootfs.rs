@@ -510,6 +510,59 @@ pub fn pivot(rootfs: &Path) -> anyhow::Result<()> {
 }
 // ANCHOR_END: pivot
 
+/// No mount namespace: the root only changed with chroot(2), no mount
+/// made (it would be the host's, and stay after the container).
+pub fn chroot(rootfs: &Path) -> anyhow::Result<()> {
+    call("chroot", format!("{rootfs:?}"), || {
+        nix::unistd::chroot(rootfs)
+    })?;
+    call("chdir", "\"/\"", || nix::unistd::chdir("/"))?;
+    Ok(())
+}
+
+/// What a config without a mount namespace asks for and does not get, in
+/// one warning.
+pub fn warn_shared_mounts(spec: &Spec) {
+    let linux = spec.linux().as_ref();
+    let mut skipped = Vec::new();
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        skipped.push("mounts");
+    }
+    if linux
+        .and_then(|l| l.devices().as_ref())
+        .is_some_and(|d| !d.is_empty())
+    {
+        skipped.push("linux.devices");
+    }
+    if linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .is_some_and(|d| !d.is_empty())
+    {
+        skipped.push("linux.maskedPaths");
+    }
+    if linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .is_some_and(|d| !d.is_empty())
+    {
+        skipped.push("linux.readonlyPaths");
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        skipped.push("root.readonly");
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "{}: warning: no mount namespace: the container shares the host's mount table, so {} are not applied (add {{\"type\": \"mount\"}} to linux.namespaces)",
+            workshop::explain::program(),
+            skipped.join(", ")
+        );
+    }
+}
+
 // ANCHOR: finish
 /// Step 4, after pivot_root: what is hidden, what is read-only, the
 /// sysctls, and a read-only root last.

@@ -160,13 +160,6 @@ fn check_supported(spec: &Spec) -> anyhow::Result<()> {
         }
     }
     let has = |t: LinuxNamespaceType| seen.contains(&t);
-    if !has(LinuxNamespaceType::Mount) {
-        // Without one, every mount below would be made in the host's own
-        // mount table, and pivot_root would move the host's root.
-        bail!(
-            "linux.namespaces has no \"mount\": step10 builds the container's filesystem in a mount namespace of its own; add {{\"type\": \"mount\"}}"
-        );
-    }
     if (linux.uid_mappings().is_some() || linux.gid_mappings().is_some())
         && !has(LinuxNamespaceType::User)
     {

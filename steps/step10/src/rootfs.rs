@@ -26,10 +26,8 @@ pub fn in_root(root: &Path, path: &Path) -> PathBuf {
     for part in path.components() {
         match part {
             Component::Normal(p) => out.push(p),
-            Component::ParentDir => {
-                if out != root {
-                    out.pop();
-                }
+            Component::ParentDir if out != root => {
+                out.pop();
             }
             _ => {}
         }

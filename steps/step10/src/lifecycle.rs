@@ -56,6 +56,9 @@ pub fn wait_for_start(state_dir: &OwnedFd) -> anyhow::Result<()> {
     workshop::call("write", "<exec.fifo>, \"0\", 1", || {
         nix::unistd::write(&fifo, b"0")
     })?;
+    // Kept open, never closed by us: O_CLOEXEC closes it when the command
+    // is exec'd (or init exits), and `start` waits for that end-of-file.
+    let _ = std::os::fd::IntoRawFd::into_raw_fd(fifo);
     Ok(())
 }
 // ANCHOR_END: wait_for_start
@@ -76,8 +79,9 @@ pub fn release(fifo: &Path) -> anyhow::Result<()> {
     let mut fds = [PollFd::new(end.as_fd(), PollFlags::POLLIN)];
     let ready = poll(&mut fds, PollTimeout::from(10_000u16))?;
     let mut byte = [0u8; 1];
+    let end = std::fs::File::from(end);
     let got = if ready > 0 {
-        std::fs::File::from(end).read(&mut byte).unwrap_or(0)
+        (&end).read(&mut byte).unwrap_or(0)
     } else {
         0
     };
@@ -85,6 +89,13 @@ pub fn release(fifo: &Path) -> anyhow::Result<()> {
         bail!("the container's init did not answer on exec.fifo (it has ended?)");
     }
     std::fs::remove_file(fifo).with_context(|| format!("rm {}", fifo.display()))?;
+    // init keeps its end open until execve closes it: the end of the file
+    // says the command is running (or init has exited). Waited for up to a
+    // second, so that `start` returns once the command runs, not before.
+    let mut fds = [PollFd::new(end.as_fd(), PollFlags::POLLIN)];
+    if poll(&mut fds, PollTimeout::from(1_000u16)).unwrap_or(0) > 0 {
+        let _ = (&end).read(&mut byte);
+    }
     Ok(())
 }
 // ANCHOR_END: release

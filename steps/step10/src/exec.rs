@@ -91,7 +91,14 @@ pub fn exec(opts: &ExecOpts) -> anyhow::Result<i32> {
                     None,
                 )?;
                 process::set_limits(&process)?;
-                let program = process::find_program(&process)?;
+                let program = match process::find_program(&process) {
+                    Ok(program) => program,
+                    Err(err) => {
+                        // Not found inside: 127, as a shell (and docker exec) says.
+                        eprintln!("{}: {err:#}", workshop::explain::program());
+                        return Ok(127);
+                    }
+                };
                 match process::exec(&process, &program, filter.as_ref())? {}
             })();
             workshop::exit::child_finish(result)

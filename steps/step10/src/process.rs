@@ -177,12 +177,22 @@ pub fn exec(
         .flatten()
         .map(|a| cstr(a))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let env = process
+    let mut env = process
         .env()
         .iter()
         .flatten()
         .map(|e| cstr(e))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // HOME, when the config does not set it: the user's home in the
+    // container's /etc/passwd, else `/` (what runc and crun do).
+    if !process
+        .env()
+        .iter()
+        .flatten()
+        .any(|e| e.starts_with("HOME="))
+    {
+        env.push(cstr(&format!("HOME={}", home_of(process.user().uid())))?);
+    }
     let path = cstr(&program.to_string_lossy())?;
     call("execve", format!("{path:?}, {argv:?}"), || {
         nix::unistd::execve(&path, &argv, &env).map(drop)
@@ -227,6 +237,20 @@ fn held_capabilities(sets: &LinuxCapabilities) -> u64 {
         );
     }
     held
+}
+
+/// The home directory of `uid` in the container's /etc/passwd, or `/`.
+fn home_of(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let f: Vec<&str> = line.split(':').collect();
+                (f.len() >= 6 && f[2] == uid.to_string()).then(|| f[5].to_owned())
+            })
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
 }
 
 /// The numbers of a capability set.

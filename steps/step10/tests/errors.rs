@@ -1,6 +1,7 @@
 //! Bad input to `create` and `run`: each fails with exit 125 and one line
 //! that names the cause, and leaves nothing behind: no entry in --root, no
-//! cgroup, no mount on the host, no process.
+//! cgroup, no mount on the host, no process. A command missing from the
+//! rootfs is the command's failure: 127.
 
 mod common;
 
@@ -81,16 +82,38 @@ fn an_unsupported_field() {
     refused(&ctr, ctr.bundle.to_str().unwrap(), "linux.intelRdt");
 }
 
+/// A command the container does not have is not the runtime's failure but
+/// the command's: `run` exits 127, as a shell (and `docker run`) does, with
+/// one line naming it, and leaves nothing behind. (The lookup happens after
+/// `start`, in the container's own PATH, so `create` succeeds.)
+#[track_caller]
+fn not_found(ctr: &Ctr, needle: &str) {
+    let mounts_before = testkit::host::mounts();
+    let out = ctr.step10(&["run", "--bundle", ctr.bundle.to_str().unwrap(), &ctr.id]);
+    assert_eq!(
+        out.code, 127,
+        "a missing command: expected exit 127, got {out:?}"
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got {out:?}");
+    assert!(
+        lines[0].contains(needle),
+        "the line does not name {needle:?}: {out:?}"
+    );
+    ctr.assert_nothing_left();
+    assert_mounts_unchanged(&mounts_before);
+}
+
 #[test]
 fn a_program_not_in_the_rootfs() {
     let ctr = Ctr::new("err-noprog", &["/no/such/program", "arg"], &|_| {});
-    refused(&ctr, ctr.bundle.to_str().unwrap(), "/no/such/program");
+    not_found(&ctr, "/no/such/program");
 }
 
 #[test]
 fn a_program_not_on_path() {
     let ctr = Ctr::new("err-nopath", &["no-such-program"], &|_| {});
-    refused(&ctr, ctr.bundle.to_str().unwrap(), "no-such-program");
+    not_found(&ctr, "no-such-program");
 }
 
 #[test]

@@ -182,15 +182,26 @@ fn create_in(
             write_maps(setup, spec)?;
             ours.send(&Msg::Mapped)?;
         }
+        // The setup process sends init's PID after its fork returns; init,
+        // running by then, may say `Hooks` first. Either order is right.
         match ours.recv()? {
-            Msg::Pid(pid) => Ok(Pid::from_raw(pid)),
+            Msg::Pid(pid) => {
+                ours.expect(&Msg::Hooks)?;
+                Ok(Pid::from_raw(pid))
+            }
+            Msg::Hooks => match ours.recv()? {
+                Msg::Pid(pid) => Ok(Pid::from_raw(pid)),
+                other => bail!("the container's setup said {other:?} where its init's PID was due"),
+            },
             other => bail!("the container's setup said {other:?} where its init's PID was due"),
         }
     })();
     let _ = nix::sys::wait::waitpid(setup, None);
-    let init = result?;
+    let init = match result {
+        Ok(init) => init,
+        Err(err) => return Err(err),
+    };
     made.init = Some(init);
-    ours.expect(&Msg::Hooks)?;
     let creating = state::oci_state(
         &opts.id,
         // The spec's states have no name for "namespaces made, process

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 /// The hostname every check's config.json gives its container.
 const HOSTNAME: &str = "ex10-check";
 
-/// What one run of the runtime did.
+/// What one run of the runtime did (its stderr is shown, through Debug,
+/// in the failure messages).
 #[derive(Debug)]
+#[allow(dead_code)]
 struct Run {
     code: i32,
     stdout: String,
@@ -151,26 +153,44 @@ impl Drop for Container {
 }
 
 fn run(args: &[&str]) -> Run {
+    // Files, not pipes: the container's init inherits `create`'s stdout and
+    // stderr and keeps them open long after `create` has returned.
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
     // No command of the lifecycle may hang: 30 s, then it is killed.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+    let mut status = None;
+    while status.is_none() && Instant::now() < deadline {
+        status = child.try_wait().ok().flatten();
         std::thread::sleep(Duration::from_millis(20));
     }
-    if child.try_wait().ok().flatten().is_none() {
+    let hung = status.is_none();
+    if hung {
         let _ = child.kill();
     }
-    let out = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
+    let text = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        let _ = f.rewind();
+        let _ = f.read_to_string(&mut text);
+        text
+    };
+    let mut stderr = text(err);
+    if hung {
+        stderr.push_str("\n(killed by the test: it ran for 30 s)");
+    }
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: text(out),
+        stderr,
     }
 }
 

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// Per exercise: the files of its own chapter's step that it compiles by
 /// design, or `None` while it still depends on that step as a crate (then
 /// the step's files cannot be told apart from the answer).
-pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
+pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 10] = [
     ("ex01", Some(&[])),
     ("ex02", Some(&["src/container.rs", "src/pid.rs"])),
     (
@@ -98,6 +98,22 @@ pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 9] = [
     (
         "ex09",
         Some(&["src/container.rs", "src/idmap.rs", "src/rootless.rs"]),
+    ),
+    (
+        "ex10",
+        Some(&[
+            "src/cgroups.rs",
+            "src/create.rs",
+            "src/exec.rs",
+            "src/hooks.rs",
+            "src/init.rs",
+            "src/ops.rs",
+            "src/process.rs",
+            "src/rootfs.rs",
+            "src/spec.rs",
+            "src/state.rs",
+            "src/sync.rs",
+        ]),
     ),
 ];
 

@@ -102,7 +102,11 @@ pub const OWN_STEP_FILES: [(&str, Option<&[&str]>); 10] = [
     (
         "ex10",
         Some(&[
-            "src/cgroups.rs",
+            "src/cgroups/mod.rs",
+            "src/cgroups/fs.rs",
+            "src/cgroups/tests.rs",
+            "src/cgroups/v1.rs",
+            "src/cgroups/v2.rs",
             "src/create.rs",
             "src/exec.rs",
             "src/hooks.rs",

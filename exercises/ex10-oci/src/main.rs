@@ -8,7 +8,7 @@
 //! on real processes, FIFOs and namespaces, before the black-box checks of
 //! `tests/checks.rs` run whole containers.
 
-#[path = "../../../steps/step10/src/cgroups.rs"]
+#[path = "../../../steps/step10/src/cgroups/mod.rs"]
 mod cgroups;
 #[path = "../../../steps/step10/src/create.rs"]
 mod create;

@@ -3,7 +3,7 @@
 //! `lifecycle.rs` (the answer, written once) in place of the learner's, and
 //! the exercise's `src/runtime.rs` and `src/unit_tests.rs`.
 
-#[path = "../../../steps/step10/src/cgroups.rs"]
+#[path = "../../../steps/step10/src/cgroups/mod.rs"]
 mod cgroups;
 #[path = "../../../steps/step10/src/create.rs"]
 mod create;

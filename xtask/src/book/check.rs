@@ -333,7 +333,9 @@ struct Used {
 }
 
 /// nix functions whose syscall has another name.
-const NIX_ALIASES: [(&str, &str); 4] = [
+const NIX_ALIASES: [(&str, &str); 5] = [
+    // nix's `ttyname`: the C library's readlink of /proc/self/fd/N.
+    ("ttyname", "readlink"),
     ("set_pdeathsig", "prctl"),
     ("set_no_new_privs", "prctl"),
     ("symlinkat", "symlinkat"),
@@ -342,8 +344,10 @@ const NIX_ALIASES: [(&str, &str); 4] = [
 ];
 
 /// Functions reached through nix or libc that are not syscalls.
-const NOT_SYSCALLS: [&str; 5] = [
+const NOT_SYSCALLS: [&str; 6] = [
     "makedev",
+    // `Errno::result`: turns a libc return value into a Result.
+    "result",
     "syscall",
     "from_raw",
     "from_bits_truncate",

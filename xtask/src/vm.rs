@@ -1,8 +1,9 @@
 //! `cargo xtask vm-test`: the steps on a real cgroup v2 kernel, in qemu.
 //!
 //! The machines that build this project boot cgroup v1 (hybrid); the lab VM
-//! and most learners' machines boot cgroup v2. So that both paths of step05
-//! and step06 are tested for real, this command:
+//! and most learners' machines boot cgroup v2. So that both paths of step05,
+//! step06 and step10 (an OCI runtime: `linux.resources` as v2 files, devices
+//! as an eBPF program) are tested for real, this command:
 //!
 //! 1. takes a kernel from Debian's packages (`linux-image-cloud-amd64`: the
 //!    package it depends on is fetched with `apt-get download` into
@@ -45,11 +46,11 @@ use qemu::{Check, Outcome, VmRun};
 const INIT: &str = include_str!("../vm/init.sh");
 
 /// The steps whose checks exist.
-const ALL_STEPS: [u8; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+const ALL_STEPS: [u8; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 #[derive(clap::Args, Debug)]
 pub struct VmArgs {
-    /// Check only these steps (comma-separated numbers, 1 to 8).
+    /// Check only these steps (comma-separated numbers, 1 to 10).
     #[arg(long, value_delimiter = ',', default_values_t = ALL_STEPS)]
     steps: Vec<u8>,
     /// Fail when the VM has not finished all checks within this many seconds.
@@ -84,7 +85,7 @@ pub struct VmArgs {
 pub fn run(args: VmArgs) -> Result<()> {
     let started = Instant::now();
     if let Some(bad) = args.steps.iter().find(|s| !ALL_STEPS.contains(s)) {
-        bail!("--steps: there is no step {bad}; the steps are 1 to 8");
+        bail!("--steps: there is no step {bad}; the steps are 1 to 10");
     }
     if std::env::consts::ARCH != "x86_64" {
         bail!(
@@ -590,6 +591,29 @@ mod tests {
         assert_eq!(step2.len(), n + testkit::checks::for_step(2).len());
         assert!(step2[n..].iter().all(|n| n.starts_with("step02::")));
         assert!(expected_checks(&[3]).contains(&"initramfs_no_pivot_runs".to_owned()));
+    }
+
+    #[test]
+    fn step10_is_held_to_the_oci_checks_and_run_by_default() {
+        let n = VM_CHECKS.len();
+        let step10 = expected_checks(&[10]);
+        let oci: Vec<&str> = testkit::checks::all()
+            .into_iter()
+            .filter(|c| c.name.starts_with("oci::"))
+            .map(|c| c.name)
+            .collect();
+        assert!(!oci.is_empty());
+        let want: Vec<String> = oci.iter().map(|c| format!("step10::{c}")).collect();
+        assert_eq!(step10[n..], want[..]);
+        assert!(ALL_STEPS.contains(&10));
+        let every = expected_checks(&ALL_STEPS);
+        assert!(want.iter().all(|c| every.contains(c)));
+        // Chapters 1 to 9 keep their checks, none of chapter 10's.
+        assert!(expected_checks(&[9]).iter().all(|c| !c.contains("::oci::")));
+        let mut unique = every.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), every.len(), "no check is expected twice");
     }
 
     #[test]

@@ -226,7 +226,14 @@ pub fn build(steps: &[u8], modules: &[Option<&Path>], work: &Path, tools: &Tools
     let mut unbuilt = BTreeMap::new();
     for name in names {
         match built.remove(&name) {
-            Some(bin) => add_program(&mut image, &name, &bin, tools)?,
+            Some(bin) => {
+                add_program(&mut image, &name, &bin, tools)?;
+                // init.sh finds a step at /bin/step0N (`step0$step`), which
+                // for step 10 is /bin/step010: that name too.
+                if let Some(alias) = init_sh_name(&name) {
+                    image.symlink(&format!("bin/{alias}"), &name);
+                }
+            }
             None => {
                 let why = error
                     .clone()
@@ -239,6 +246,14 @@ pub fn build(steps: &[u8], modules: &[Option<&Path>], work: &Path, tools: &Tools
     let path = work.join("initramfs.cpio.gz");
     image.write_gz(&path)?;
     Ok(Built { path, unbuilt })
+}
+
+/// The name init.sh looks a step up by (`/bin/step0$step`), when it is
+/// not the step's own: `step010` for `step10`.
+fn init_sh_name(step: &str) -> Option<String> {
+    let n = step.strip_prefix("step")?.trim_start_matches('0');
+    let name = format!("step0{n}");
+    (name != step).then_some(name)
 }
 
 /// The VM's ordinary user for step09 (init.sh's rootless checks): uid and
@@ -473,6 +488,15 @@ mod tests {
         assert!(parse_ldd("\tstatically linked\n").unwrap().is_empty());
         let err = parse_ldd("\tlibfoo.so.1 => not found\n").unwrap_err();
         assert!(err.to_string().contains("libfoo.so.1"), "{err}");
+    }
+
+    #[test]
+    fn init_sh_finds_every_step() {
+        assert_eq!(init_sh_name("step03"), None);
+        assert_eq!(init_sh_name("step09"), None);
+        assert_eq!(init_sh_name("step10").as_deref(), Some("step010"));
+        // init.sh's loop, which names the binary it runs.
+        assert!(INIT.contains("bin=/bin/step0$step"));
     }
 
     #[test]

@@ -1000,7 +1000,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("\n{}", report.terminal);
     if args.ci {
         let table = crate::workspace_root().join("book/src/generated/conformance.md");
-        let text = fs::read_to_string(&table).with_context(|| format!("read {}", table.display()))?;
+        let text =
+            fs::read_to_string(&table).with_context(|| format!("read {}", table.display()))?;
         let step10 = results
             .iter()
             .find(|r| r.name == "step10")
@@ -1047,7 +1048,9 @@ pub fn hold_to_recorded(table: &str, passed: usize, whole: usize) -> anyhow::Res
         }
     }
     let (Some(best_whole), Some(own_points)) = (best_whole, own_points) else {
-        bail!("the book's conformance table lacks a row of runc or crun, or of step10: run `cargo xtask conformance` (all three runtimes) and commit book/src/generated/conformance.md");
+        bail!(
+            "the book's conformance table lacks a row of runc or crun, or of step10: run `cargo xtask conformance` (all three runtimes) and commit book/src/generated/conformance.md"
+        );
     };
     println!(
         "conformance --ci: step10 passed {passed} points (the book's run: {own_points}) and {whole} whole files (the better of runc and crun: {best_whole})"
@@ -1432,8 +1435,14 @@ mod tests {
                      | step10 | step10 0.1.0 | 3565 | 19 | 458 | 36 of 58 | 6 | 1.5 |\n";
         assert!(hold_to_recorded(table, 3565, 34).is_ok());
         assert!(hold_to_recorded(table, 3600, 36).is_ok());
-        assert!(hold_to_recorded(table, 3564, 36).is_err(), "fewer points than its own run");
-        assert!(hold_to_recorded(table, 3565, 33).is_err(), "fewer whole files than crun");
+        assert!(
+            hold_to_recorded(table, 3564, 36).is_err(),
+            "fewer points than its own run"
+        );
+        assert!(
+            hold_to_recorded(table, 3565, 33).is_err(),
+            "fewer whole files than crun"
+        );
         assert!(hold_to_recorded("no table here", 4000, 58).is_err());
     }
 

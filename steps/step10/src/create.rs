@@ -246,7 +246,7 @@ fn create_in(
 
 // ANCHOR: default_devices
 /// `linux.resources` with the device rules every container needs after
-/// the config's own: its listed `linux.devices`, the six default devices,
+/// the config's own: mknod of anything, its listed `linux.devices`, the six default devices,
 /// its terminals (`/dev/pts/*`, `/dev/ptmx`, `/dev/console`), as runc's
 /// `AllowedDevices`. A config that denies everything (the usual first
 /// rule) would otherwise forbid even /dev/null, and init's own mknod of it.
@@ -283,6 +283,17 @@ fn with_default_devices(spec: &Spec) -> anyhow::Result<Option<LinuxResources>> {
         };
         rules.push(rule(typ, Some(d.major()), Some(d.minor()))?);
     }
+    // mknod of any node (`m` on `c *:*` and `b *:*`): making one is no
+    // danger, opening it is, and that stays denied (runc's first rules).
+    let mknod_only = |typ| {
+        LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .access("m")
+            .build()
+    };
+    rules.push(mknod_only(LinuxDeviceType::C)?);
+    rules.push(mknod_only(LinuxDeviceType::B)?);
     let c = LinuxDeviceType::C;
     for (major, minor) in [
         (Some(1), Some(3)),

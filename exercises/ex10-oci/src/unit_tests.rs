@@ -410,9 +410,12 @@ fn fake_init(fifo: &Path, delay: Duration, byte: Option<u8>) -> std::thread::Joi
     })
 }
 
-/// Unblocks a fake init that is still waiting in its open.
-fn unblock(fifo: &Path) {
-    let _ = nix::fcntl::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty());
+/// Unblocks a fake init that is still waiting in its open, or that has
+/// not reached its open yet: the reader stays open until it is dropped,
+/// after the fake init has been joined.
+#[must_use]
+fn unblock(fifo: &Path) -> Option<std::os::fd::OwnedFd> {
+    nix::fcntl::open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty()).ok()
 }
 
 #[test]
@@ -426,7 +429,7 @@ fn release_opens_without_waiting_reads_init_s_byte_and_removes_the_fifo() {
         let _ = done_w.send(catching(|| release(&path).map_err(|e| format!("{e:#}"))));
     });
     let result = done_r.recv_timeout(Duration::from_secs(12));
-    unblock(&fifo);
+    let _reader = unblock(&fifo);
     let init = init.join().unwrap_or_default();
     match result {
         Ok(Ok(Ok(()))) => {}
@@ -456,7 +459,7 @@ fn release_of_an_init_that_ended_without_its_byte_is_an_error() {
         let _ = done_w.send(catching(|| release(&path).map_err(|e| format!("{e:#}"))));
     });
     let result = done_r.recv_timeout(Duration::from_secs(12));
-    unblock(&fifo);
+    let _reader = unblock(&fifo);
     let _ = init.join();
     match result {
         Ok(Ok(Err(_))) => {}

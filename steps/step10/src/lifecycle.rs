@@ -24,7 +24,7 @@ use crate::state::{self, Record};
 /// time differs from the one `create` recorded).
 pub fn status(record: &Record, fifo_exists: bool) -> ContainerState {
     match state::start_time(record.pid) {
-        Some(_) => {}
+        Some(t) if t == record.start_time => {}
         _ => return ContainerState::Stopped,
     }
     if fifo_exists {

@@ -30,8 +30,6 @@ mod process;
 mod rootfs;
 #[path = "../../../steps/step10/src/spec.rs"]
 mod spec;
-// A field only `main` reads: dead code in the unit tests' build.
-#[cfg_attr(test, allow(dead_code))]
 #[path = "../../../steps/step10/src/state.rs"]
 mod state;
 #[path = "../../../steps/step10/src/sync.rs"]

@@ -197,10 +197,7 @@ fn create_in(
         }
     })();
     let _ = nix::sys::wait::waitpid(setup, None);
-    let init = match result {
-        Ok(init) => init,
-        Err(err) => return Err(err),
-    };
+    let init = result?;
     made.init = Some(init);
     let creating = state::oci_state(
         &opts.id,

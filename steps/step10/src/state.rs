@@ -48,7 +48,6 @@ pub struct Record {
 #[derive(Debug)]
 pub struct Container {
     pub dir: PathBuf,
-    pub id: String,
     _lock: Flock<File>,
 }
 
@@ -88,11 +87,7 @@ impl Container {
             Err(e) => return Err(e).with_context(|| format!("mkdir {}", dir.display())),
         }
         let lock = lock(&dir)?;
-        Ok(Container {
-            dir,
-            id: id.to_owned(),
-            _lock: lock,
-        })
+        Ok(Container { dir, _lock: lock })
     }
 
     /// Opens and locks an existing container: waits while another command
@@ -107,11 +102,7 @@ impl Container {
         if !dir.join("state.json").exists() {
             bail!(missing());
         }
-        Ok(Container {
-            dir,
-            id: id.to_owned(),
-            _lock: lock,
-        })
+        Ok(Container { dir, _lock: lock })
     }
     // ANCHOR_END: lock
 

@@ -16,7 +16,7 @@ use anyhow::Context;
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
 
-use crate::create::{report_and_exit, wants_new};
+use crate::create::report_and_exit;
 use crate::spec::Bundle;
 use crate::sync::{Channel, Msg};
 use crate::{hooks, process, rootfs, state, tty};
@@ -79,14 +79,14 @@ pub fn run(
             rootfs::chroot(&bundle.rootfs)?;
         }
         if let Some(name) = spec.hostname().as_deref() {
-            if wants_uts(spec) {
+            if has_namespace(spec, LinuxNamespaceType::Uts) {
                 workshop::call("sethostname", format!("{name:?}"), || {
                     nix::unistd::sethostname(name)
                 })?;
             }
         }
         if let Some(name) = spec.domainname().as_deref() {
-            if wants_uts(spec) {
+            if has_namespace(spec, LinuxNamespaceType::Uts) {
                 set_domainname(name)?;
             }
         }
@@ -141,14 +141,6 @@ fn has_namespace(spec: &oci_spec::runtime::Spec, typ: LinuxNamespaceType) -> boo
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ))
-}
-
-fn wants_uts(spec: &oci_spec::runtime::Spec) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Uts))
-        || wants_new(spec, LinuxNamespaceType::Uts)
 }
 
 fn set_domainname(name: &str) -> anyhow::Result<()> {

@@ -119,6 +119,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("teeth: {package} ...");
         if args.ci {
             let starter = starter_counts(&root, &package);
+            eprintln!(
+                "teeth: {package}: the starter built and tested in {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
             rows.push(Row {
                 package,
                 starter,

@@ -137,6 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let listed: Vec<&str> = selected.iter().map(|p| p.name).collect();
     eprintln!("xtask test: phases {}", listed.join(", "));
+    let run_started = Instant::now();
     let mut results = Vec::new();
     let mut checks = CheckCounts::default();
     for phase in &selected {
@@ -153,7 +154,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "vm" => checks.vm = Tally::of_vm_test(&stdout),
             _ => {}
         }
-        results.push((phase.name, ok, started.elapsed().as_secs_f64()));
+        let secs = started.elapsed().as_secs_f64();
+        // Each phase's time as it ends: a run cut short (CI's time limit)
+        // still says where its time went.
+        eprintln!(
+            "<== {} {} in {secs:.0} s (since the start: {:.0} s)",
+            phase.name,
+            if ok { "passed" } else { "FAILED" },
+            run_started.elapsed().as_secs_f64()
+        );
+        results.push((phase.name, ok, secs));
     }
     eprintln!("\nxtask test summary");
     for (name, ok, secs) in &results {

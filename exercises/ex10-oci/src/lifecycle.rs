@@ -22,8 +22,9 @@
 //! ex10 exec: join_namespaces(), then fork the command
 //! ```
 //!
-//! Given, compiled as step10 has them: everything else of the runtime, and
-//! here [`ns_file`] and `same_namespace`. Yours:
+//! Given, compiled as step10 has them: everything else of the runtime,
+//! among it `create::ns_file` (the file under /proc/PID/ns of a namespace
+//! type) and `create::same_namespace`. Yours:
 //!
 //! - [`status`]: created, running or stopped, from a record and the FIFO;
 //! - [`wait_for_start`]: init's side of `start`;
@@ -54,7 +55,7 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
 
 #[allow(unused_imports)]
-use crate::create::clone_flag;
+use crate::create::{clone_flag, ns_file, same_namespace};
 #[allow(unused_imports)]
 use crate::state::{self, Record};
 
@@ -124,20 +125,6 @@ pub fn release(fifo: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// The namespace's file under /proc/PID/ns.
-pub fn ns_file(typ: LinuxNamespaceType) -> &'static str {
-    match typ {
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Time => "time",
-    }
-}
-
 /// Moves the caller into the namespaces `types` of process `pid`: each
 /// `/proc/PID/ns/<type>` opened first (after the mount namespace's setns
 /// the host's /proc is out of sight), then setns(2) on each, the user
@@ -163,15 +150,4 @@ pub fn join_namespaces(pid: i32, types: &[LinuxNamespaceType]) -> anyhow::Result
     // Observe step10 doing it: `cargo run -p step10 -- -x exec ID true 2>&1
     // | grep -E 'open|setns'`.
     todo!("exercise 10: join the namespaces {types:?} of process {pid}")
-}
-
-/// Is the namespace at `path` the one we are in already?
-#[allow(dead_code)]
-fn same_namespace(path: &Path, typ: LinuxNamespaceType) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let ours = format!("/proc/self/ns/{}", ns_file(typ));
-    match (std::fs::metadata(path), std::fs::metadata(ours)) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    }
 }

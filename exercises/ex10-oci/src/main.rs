@@ -13,6 +13,9 @@
 #[allow(dead_code)]
 #[path = "../../../steps/step10/src/cgroups/mod.rs"]
 mod cgroups;
+// It also holds `ns_file` and `same_namespace`, which nothing calls until
+// your `join_namespaces` does.
+#[allow(dead_code)]
 #[path = "../../../steps/step10/src/create.rs"]
 mod create;
 #[path = "../../../steps/step10/src/exec.rs"]

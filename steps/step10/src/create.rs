@@ -341,6 +341,31 @@ pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
+/// The namespace's file under /proc/PID/ns.
+pub fn ns_file(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Is the namespace at `path` the one we are in already? (Same inode on
+/// the same nsfs device as /proc/self/ns/<type>.)
+pub fn same_namespace(path: &Path, typ: LinuxNamespaceType) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = format!("/proc/self/ns/{}", ns_file(typ));
+    match (std::fs::metadata(path), std::fs::metadata(ours)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
 /// The host's uid and gid of the container's root: 0 and 0 without a user
 /// namespace, else what the maps make of container ID 0.
 fn host_root(spec: &Spec) -> (u32, u32) {

@@ -14,7 +14,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
 
-use crate::create::clone_flag;
+use crate::create::{clone_flag, ns_file, same_namespace};
 use crate::state::{self, Record};
 
 // ANCHOR: status
@@ -100,20 +100,6 @@ pub fn release(fifo: &Path) -> anyhow::Result<()> {
 }
 // ANCHOR_END: release
 
-/// The namespace's file under /proc/PID/ns.
-pub fn ns_file(typ: LinuxNamespaceType) -> &'static str {
-    match typ {
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Time => "time",
-    }
-}
-
 // ANCHOR: join_namespaces
 /// Moves the caller into the namespaces `types` of process `pid`: each
 /// `/proc/PID/ns/<type>` opened first (after the mount namespace's setns
@@ -152,13 +138,3 @@ pub fn join_namespaces(pid: i32, types: &[LinuxNamespaceType]) -> anyhow::Result
     Ok(())
 }
 // ANCHOR_END: join_namespaces
-
-/// Is the namespace at `path` the one we are in already?
-fn same_namespace(path: &Path, typ: LinuxNamespaceType) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let ours = format!("/proc/self/ns/{}", ns_file(typ));
-    match (std::fs::metadata(path), std::fs::metadata(ours)) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    }
-}

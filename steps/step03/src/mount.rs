@@ -68,7 +68,7 @@ fn open_in_root(root_fd: &OwnedFd, path: &Path, depth: u32) -> Result<OwnedFd, S
         .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     let args = format!("rootfd, {path:?}, O_PATH|O_DIRECTORY, RESOLVE_IN_ROOT");
-    match call("openat2", args.clone(), || openat2(root_fd, path, how)) {
+    match openat2_in_root(root_fd, path, how, &args) {
         Err(err) if err.errno == Errno::ENOENT => {}
         opened => return opened,
     }
@@ -103,7 +103,27 @@ fn open_in_root(root_fd: &OwnedFd, path: &Path, depth: u32) -> Result<OwnedFd, S
         }
         Err(err) => return Err(err),
     }
-    call("openat2", args, || openat2(root_fd, path, how))
+    openat2_in_root(root_fd, path, how, &args)
+}
+
+/// `openat2` with `RESOLVE_IN_ROOT` fails with EAGAIN when a rename or a
+/// mount anywhere on the machine raced with its lookup: the kernel can
+/// then not prove that a `..` stayed inside the root. openat2(2) says the
+/// caller may retry, and other containers starting at the same moment are
+/// enough to cause it.
+fn openat2_in_root(
+    root_fd: &OwnedFd,
+    path: &Path,
+    how: OpenHow,
+    args: &str,
+) -> Result<OwnedFd, SyscallError> {
+    let mut tries = 1;
+    loop {
+        match call("openat2", args, || openat2(root_fd, path, how)) {
+            Err(err) if err.errno == Errno::EAGAIN && tries < 100 => tries += 1,
+            opened => return opened,
+        }
+    }
 }
 
 /// `path` as a relative path below the root, `..` stopping at the root as

@@ -94,7 +94,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "conformance",
-            what: "the runtime-tools validation suite against step10: at least the whole files of the better of runc and crun, and its own points, as the book's table recorded them",
+            what: "the runtime-tools validation suite against step10: at least the whole files, and the points in files run to their end, of the better of runc and crun, and its own points, as the book's table recorded them",
             argv: xtask(&["conformance", "--ci"]),
         },
         Phase {
@@ -104,7 +104,7 @@ fn phases() -> Vec<Phase> {
         },
         Phase {
             name: "vm",
-            what: "steps 01-09 on a real cgroup v2 kernel, booted in qemu (step09 also as an ordinary user in a delegated subtree)",
+            what: "steps 01-10 on a real cgroup v2 kernel, booted in qemu (step09 also as an ordinary user in a delegated subtree)",
             argv: xtask(&["vm-test"]),
         },
         Phase {

@@ -318,7 +318,8 @@ pub fn wants_new(spec: &Spec, typ: LinuxNamespaceType) -> bool {
         .any(|(t, path)| *t == typ && path.is_none())
 }
 
-fn namespaces(spec: &Spec) -> Vec<(LinuxNamespaceType, Option<PathBuf>)> {
+/// The config's namespaces: each type, and the path to join (None: a new one).
+pub fn namespaces(spec: &Spec) -> Vec<(LinuxNamespaceType, Option<PathBuf>)> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())

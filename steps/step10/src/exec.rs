@@ -71,13 +71,9 @@ pub fn exec(opts: &ExecOpts) -> anyhow::Result<i32> {
     // Into the container's cgroup before the namespaces: its path is the
     // host's, and the command, forked below, is born in it.
     Cgroups::from_paths(record.cgroups.clone()).add(nix::unistd::getpid())?;
-    let types: Vec<LinuxNamespaceType> = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
+    let types: Vec<LinuxNamespaceType> = crate::create::namespaces(&spec)
         .into_iter()
-        .flatten()
-        .map(|ns| ns.typ())
+        .map(|(typ, _)| typ)
         .collect();
     crate::lifecycle::join_namespaces(record.pid, &types)?;
     let signals = crate::pid::block_signals()?;

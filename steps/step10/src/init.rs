@@ -137,10 +137,9 @@ pub fn run(
 // ANCHOR_END: run
 
 fn has_namespace(spec: &oci_spec::runtime::Spec, typ: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ))
+    crate::create::namespaces(spec)
+        .iter()
+        .any(|(t, _)| *t == typ)
 }
 
 fn set_domainname(name: &str) -> anyhow::Result<()> {

@@ -522,36 +522,35 @@ pub fn chroot(rootfs: &Path) -> anyhow::Result<()> {
 /// one warning.
 pub fn warn_shared_mounts(spec: &Spec) {
     let linux = spec.linux().as_ref();
-    let mut skipped = Vec::new();
-    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
-        skipped.push("mounts");
-    }
-    if linux
-        .and_then(|l| l.devices().as_ref())
-        .is_some_and(|d| !d.is_empty())
-    {
-        skipped.push("linux.devices");
-    }
-    if linux
-        .and_then(|l| l.masked_paths().as_ref())
-        .is_some_and(|d| !d.is_empty())
-    {
-        skipped.push("linux.maskedPaths");
-    }
-    if linux
-        .and_then(|l| l.readonly_paths().as_ref())
-        .is_some_and(|d| !d.is_empty())
-    {
-        skipped.push("linux.readonlyPaths");
-    }
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
-        skipped.push("root.readonly");
-    }
+    let some = |n: Option<usize>| n.is_some_and(|n| n > 0);
+    let given = [
+        ("mounts", some(spec.mounts().as_ref().map(Vec::len))),
+        (
+            "linux.devices",
+            some(linux.and_then(|l| l.devices().as_ref()).map(Vec::len)),
+        ),
+        (
+            "linux.maskedPaths",
+            some(linux.and_then(|l| l.masked_paths().as_ref()).map(Vec::len)),
+        ),
+        (
+            "linux.readonlyPaths",
+            some(
+                linux
+                    .and_then(|l| l.readonly_paths().as_ref())
+                    .map(Vec::len),
+            ),
+        ),
+        (
+            "root.readonly",
+            spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+        ),
+    ];
+    let skipped: Vec<&str> = given
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| *name)
+        .collect();
     if !skipped.is_empty() {
         eprintln!(
             "{}: warning: no mount namespace: the container shares the host's mount table, so {} are not applied (add {{\"type\": \"mount\"}} to linux.namespaces)",

@@ -21,7 +21,7 @@ pub mod run;
 use serde::{Deserialize, Serialize};
 
 /// The exercises the grader knows: package name and chapter.
-pub const EXERCISES: [(&str, u8); 9] = [
+pub const EXERCISES: [(&str, u8); 10] = [
     ("ex01", 1),
     ("ex02", 2),
     ("ex03", 3),
@@ -31,6 +31,7 @@ pub const EXERCISES: [(&str, u8); 9] = [
     ("ex07", 7),
     ("ex08", 8),
     ("ex09", 9),
+    ("ex10", 10),
 ];
 
 /// Version of the scorecard's JSON format (`grader/scorecard.schema.json`).

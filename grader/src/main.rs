@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Each PATH is a learner's checkout of this repository, or a directory of
-//! checkouts. Each checkout is built once (`cargo build -p ex01 ... -p ex09`,
+//! checkouts. Each checkout is built once (`cargo build -p ex01 ... -p ex10`,
 //! as an unprivileged user, several learners at a time, the class's
 //! dependencies compiled once: see `src/build.rs`), then the checks of
 //! chapters 1 to N run against each exercise's binary (each with a time

@@ -7,8 +7,8 @@
 //! |---|---|---|
 //! | `solved-01` .. `solved-09` | the solutions in the exercises' slots | every exercise passed |
 //! | `solved-lockfile` | solved, with another anyhow in its Cargo.lock | every exercise passed; dependencies built apart |
-//! | `starter-01` .. `starter-10` | the exercises as shipped | every exercise failed |
-//! | `hole-1` .. `hole-9` | solved, but one hole (exercise 1..9, in turn) back to its `todo!()` | that exercise failed, the rest passed |
+//! | `starter-01` .. `starter-09` | the exercises as shipped | every exercise failed |
+//! | `hole-1` .. `hole-10` | solved, but one hole (exercise 1..10, in turn) back to its `todo!()` | that exercise failed, the rest passed |
 //! | `no-compile` | a syntax error in `steps/workshop` | no exercise built |
 //!
 //! "From cold": a new `--target-dir` (no dependency cache, no target
@@ -47,7 +47,7 @@ const CLASS_TARGET: Duration = Duration::from_secs(15 * 60);
 const LEARNER_TARGET: Duration = Duration::from_secs(20);
 
 /// How many exercises the class has.
-const EXERCISES: usize = 9;
+const EXERCISES: usize = 10;
 
 /// The holes of each exercise: the files the learner writes.
 const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
@@ -91,6 +91,11 @@ const HOLES: [(&str, &[(&str, &str)]); EXERCISES] = [
     (
         "ex09-userns",
         &[("src/userns.rs", "steps/step09/src/userns.rs")],
+    ),
+    // Exercise 10's solution compiles step10's own lifecycle.rs.
+    (
+        "ex10-oci",
+        &[("src/lifecycle.rs", "steps/step10/src/lifecycle.rs")],
     ),
 ];
 
@@ -282,7 +287,7 @@ fn make_class(root: &Path, class: &Path) -> anyhow::Result<Vec<Expected>> {
         make(&format!("solved-{n:02}"), &all, solved, "shared")?;
     }
     let apart = make("solved-lockfile", &all, solved, "apart")?;
-    for n in 1..=10 {
+    for n in 1..=9 {
         make(
             &format!("starter-{n:02}"),
             &[],
@@ -290,7 +295,7 @@ fn make_class(root: &Path, class: &Path) -> anyhow::Result<Vec<Expected>> {
             "shared",
         )?;
     }
-    for n in 1..=9 {
+    for n in 1..=10 {
         let hole = (n - 1) % EXERCISES;
         let mut statuses = solved;
         statuses[hole] = "failed";

@@ -15,6 +15,7 @@
 //! - [`checks`]: the behaviour every chapter's implementation must show.
 
 pub mod checks;
+pub mod forked;
 pub mod host;
 pub mod oci;
 pub mod registry;

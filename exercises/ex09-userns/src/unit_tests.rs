@@ -9,11 +9,11 @@
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use nix::unistd::{Gid, Pid, Uid};
 
 use crate::userns::{Extent, Maps, RANGE, Writer, become_root, run_as_root_of, write_maps};
+use testkit::forked::{catching, in_child};
 
 /// Host IDs nobody on a test machine uses: what the tests map to.
 const HOST_UID: u32 = 3_000_000;
@@ -40,49 +40,10 @@ fn proc_file(pid: Pid, name: &str) -> String {
         .unwrap_or_else(|e| format!("(cannot read /proc/{pid}/{name}: {e})"))
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default();
-    format!("panicked: {text}")
-}
-
-/// Calls `f`, turning a panic (a `todo!()`) into its message.
-fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(&*p))
-}
-
 fn read_all(fd: OwnedFd) -> String {
     let mut text = String::new();
     let _ = std::fs::File::from(fd).read_to_string(&mut text);
     text
-}
-
-/// Runs `f` in a forked child (a process of its own, with one thread) and
-/// returns what it returned, or its panic message (a line each, when a
-/// process it forks reports too).
-fn in_child(f: impl FnOnce() -> String) -> String {
-    let (report_r, report_w) = nix::unistd::pipe().unwrap();
-    // SAFETY: the child runs `f` (syscalls, allocation: glibc's allocator is
-    // safe after fork), writes to a pipe and ends with _exit, so it never
-    // returns into the test harness.
-    match unsafe { nix::unistd::fork() }.unwrap() {
-        nix::unistd::ForkResult::Child => {
-            drop(report_r);
-            let text = catching(f).unwrap_or_else(|p| p) + "\n";
-            let _ = std::fs::File::from(report_w).write_all(text.as_bytes());
-            // SAFETY: ends the forked child without the parent's destructors.
-            unsafe { libc::_exit(0) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(report_w);
-            let text = read_all(report_r);
-            let _ = nix::sys::wait::waitpid(child, None);
-            text.trim_end().to_owned()
-        }
-    }
 }
 
 /// A forked child in a user namespace of its own, waiting (as step09's
@@ -136,9 +97,8 @@ impl Userns {
         let go = self.go.take().expect("released once");
         let _ = nix::unistd::write(&go, b"g");
         drop(go);
-        let text = self.report.take().map(read_all).unwrap_or_default();
-        let _ = nix::sys::wait::waitpid(self.pid, None);
-        text
+        let report = self.report.take().expect("released once");
+        testkit::forked::report_of(self.pid, report)
     }
 }
 

@@ -10,7 +10,6 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -22,6 +21,7 @@ use oci_spec::runtime::{ContainerState, LinuxNamespaceType};
 
 use crate::lifecycle::{join_namespaces, release, status, wait_for_start};
 use crate::state::{self, Record};
+use testkit::forked::{catching, in_child};
 
 fn root() {
     assert!(
@@ -30,49 +30,10 @@ fn root() {
     );
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default();
-    format!("panicked: {text}")
-}
-
-/// Calls `f`, turning a panic (a `todo!()`) into its message.
-fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(&*p))
-}
-
 fn read_all(fd: OwnedFd) -> String {
     let mut text = String::new();
     let _ = std::fs::File::from(fd).read_to_string(&mut text);
     text
-}
-
-/// Runs `f` in a forked child (a process of its own, with one thread: what
-/// setns(2) of a mount namespace needs) and returns what it returned, or
-/// its panic message.
-fn in_child(f: impl FnOnce() -> String) -> String {
-    let (report_r, report_w) = nix::unistd::pipe().unwrap();
-    // SAFETY: the child runs `f` (syscalls, allocation: glibc's allocator is
-    // safe after fork), writes to a pipe and ends with _exit, so it never
-    // returns into the test harness.
-    match unsafe { nix::unistd::fork() }.unwrap() {
-        nix::unistd::ForkResult::Child => {
-            drop(report_r);
-            let text = catching(f).unwrap_or_else(|p| p);
-            let _ = std::fs::File::from(report_w).write_all(text.as_bytes());
-            // SAFETY: ends the forked child without the parent's destructors.
-            unsafe { libc::_exit(0) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(report_w);
-            let text = read_all(report_r);
-            let _ = nix::sys::wait::waitpid(child, None);
-            text
-        }
-    }
 }
 
 /// A forked child that sets itself up (`setup`: new namespaces, say) and

@@ -107,3 +107,52 @@ fn names_in(dir: impl AsRef<std::path::Path>) -> BTreeSet<String> {
         })
         .unwrap_or_default()
 }
+
+/// Removes every cgroup directory named `name` (a test container's unique
+/// ID), on every hierarchy, after killing what is still in it: what a
+/// runtime under test left when its own `delete` failed (an exercise as
+/// shipped fails there). Deepest first; returns what it removed.
+pub fn remove_cgroups_named(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, name: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            if depth < 4 {
+                walk(&path, name, depth + 1, found);
+            }
+            if entry.file_name() == name {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(std::path::Path::new("/sys/fs/cgroup"), name, 0, &mut found);
+    let mut removed = Vec::new();
+    for dir in found {
+        // Children were pushed before their parents.
+        let mut gone = false;
+        for _ in 0..50 {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            if std::fs::remove_dir(&dir).is_ok() {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if gone {
+            removed.push(dir);
+        }
+    }
+    removed
+}

@@ -264,6 +264,9 @@ impl Drop for Container {
                 let _ = std::fs::remove_dir(dir);
             }
         }
+        // And any other directory named after this check's own ID: a
+        // runtime that failed before a check saw its cgroup.
+        host::remove_cgroups_named(&self.id);
     }
 }
 

@@ -148,6 +148,9 @@ impl Drop for Container {
     fn drop(&mut self) {
         if self.created {
             let _ = self.run(&["delete", "--force", &self.id]);
+            // What a runtime whose delete failed left: its cgroups (the
+            // ID is this check's own), and what still runs in them.
+            testkit::host::remove_cgroups_named(&self.id);
         }
     }
 }

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,6 +113,26 @@ impl Soak {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // The runs start with the default action for the signals the soak
+        // sends, as from a terminal: a shell without job control starts a
+        // background job (`.ci/run &`, say) with SIGINT and SIGQUIT ignored,
+        // and a SIGINT landing before the runtime blocks it would then be
+        // dropped, not the runtime's doing.
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls sigaction(2), which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                let default = nix::sys::signal::SigAction::new(
+                    nix::sys::signal::SigHandler::SigDfl,
+                    nix::sys::signal::SaFlags::empty(),
+                    nix::sys::signal::SigSet::empty(),
+                );
+                for signal in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTERM] {
+                    nix::sys::signal::sigaction(signal, &default)?;
+                }
+                Ok(())
+            });
+        }
         cmd
     }
 

@@ -132,27 +132,30 @@ pub fn remove_cgroups_named(name: &str) -> Vec<PathBuf> {
     }
     let mut found = Vec::new();
     walk(std::path::Path::new("/sys/fs/cgroup"), name, 0, &mut found);
-    let mut removed = Vec::new();
-    for dir in found {
-        // Children were pushed before their parents.
-        let mut gone = false;
-        for _ in 0..50 {
-            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            if std::fs::remove_dir(&dir).is_ok() {
-                gone = true;
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+    // Children were pushed before their parents.
+    found
+        .into_iter()
+        .filter(|dir| remove_cgroup(dir).is_ok())
+        .collect()
+}
+
+/// Kills what is in cgroup `dir`, then removes it; the rmdir is retried
+/// for up to a second, while the killed processes are still exiting.
+pub fn remove_cgroup(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut result = Ok(());
+    for _ in 0..50 {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
-        if gone {
-            removed.push(dir);
+        result = std::fs::remove_dir(dir);
+        if result.is_ok() {
+            break;
         }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    removed
+    result
 }

@@ -708,20 +708,7 @@ impl<'a> Sandbox<'a> {
             .collect();
         new.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
         for dir in new {
-            if let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) {
-                for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
-                    let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-                }
-            }
-            let mut result = fs::remove_dir(&dir);
-            for _ in 0..50 {
-                if result.is_ok() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-                result = fs::remove_dir(&dir);
-            }
-            match result {
+            match testkit::host::remove_cgroup(&dir) {
                 Ok(()) => self
                     .left
                     .push(format!("{after}: cgroup {} (removed)", dir.display())),
